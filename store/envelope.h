@@ -1,0 +1,46 @@
+// The stored encoding of one event and the hash chain over the global log.
+// Specified for auditors in doc/event_format.md; keep the two in step.
+//
+//   envelope := u8 format (=1)
+//               u64 position | u64 stream version | i64 recorded_at (µs since epoch, UTC)
+//               str stream_id | str type | str occurred_at
+//               str actor.user_id | str actor.role | str actor.office
+//               str command_id | str payload (canonical JSON text)
+//               32 bytes prev_hash
+//   str      := u32 length | bytes (UTF-8)
+//   integers are big-endian; i64 is two's complement.
+//   hash     := SHA-256(envelope)
+//   value stored under the event's key := envelope | hash
+//
+// Internal to store/.
+#ifndef XIAOHAO_STORE_ENVELOPE_H_
+#define XIAOHAO_STORE_ENVELOPE_H_
+
+#include <string>
+#include <string_view>
+
+#include "store/event.h"
+#include "store/status.h"
+
+namespace xiaohao::envelope {
+
+constexpr uint8_t kFormat = 1;
+
+// Appends the envelope of `e` (all fields but e.hash) to *out.
+void Encode(const RecordedEvent& e, std::string* out);
+// SHA-256 of the bytes.
+Hash Sha256(std::string_view bytes);
+// Decodes a stored value (envelope | hash). Checks the structure, not the hash.
+Status Decode(std::string_view stored, RecordedEvent* e);
+// The envelope part of a stored value (everything but the trailing hash).
+inline std::string_view EnvelopeOf(std::string_view stored) {
+  return stored.size() >= 32 ? stored.substr(0, stored.size() - 32) : std::string_view();
+}
+
+// Big-endian u64 keys, so that RocksDB's bytewise order is numeric order.
+std::string PositionKey(uint64_t position);
+uint64_t DecodePositionKey(std::string_view key);  // REQUIRES: key.size() == 8
+
+}  // namespace xiaohao::envelope
+
+#endif  // XIAOHAO_STORE_ENVELOPE_H_

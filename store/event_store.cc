@@ -1,0 +1,1106 @@
+// EventStore on RocksDB. See event_store.h for the contract and
+// doc/event_format.md for the keys, the envelope and the hash chain.
+//
+// Write path (after LevelDB's DBImpl::Write writer queue, taken further):
+// appenders validate their request on their own thread, enqueue it and wait.
+// One committer thread drains every waiting request into one WriteBatch:
+// checks idempotency and expected versions, assigns positions, chains the
+// hashes, runs the commit hooks, and writes the batch. With pipelined commit
+// the batch is written without sync and handed to a syncer thread, which
+// fsyncs the WAL (covering every batch written before the call) while the
+// committer builds the next batch; only then are the appenders acknowledged
+// and the durable mark advanced. Readers never look past the durable mark.
+#include "store/event_store.h"
+
+#include <rocksdb/db.h>
+#include <rocksdb/env.h>
+#include <rocksdb/options.h>
+#include <rocksdb/utilities/write_batch_with_index.h>
+#include <rocksdb/write_batch.h>
+
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <chrono>
+#include <deque>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "store/envelope.h"
+#include "store/time_format.h"
+
+namespace xiaohao {
+
+Result<std::vector<RecordedEvent>> EventStore::ReadLog(uint64_t from_position, size_t max_count) {
+  std::vector<RecordedEvent> out;
+  Status s = ScanLog(from_position, [&](const RecordedEvent& e) {
+    out.push_back(e);
+    return out.size() < max_count;
+  });
+  if (!s.ok()) return s;
+  return out;
+}
+
+namespace {
+
+constexpr char kFormatKey[] = "format_version";
+const std::string kHookPrefix("\0hook/", 6);
+const std::string kSubPrefix("\0sub/", 5);
+constexpr size_t kMaxIdBytes = 256;
+constexpr size_t kMaxTypeBytes = 128;
+constexpr int kMaxJsonDepth = 64;
+constexpr size_t kMaxGroupWriters = 4096;
+
+std::string BE64(uint64_t v) { return envelope::PositionKey(v); }
+
+std::string StreamKey(const std::string& stream, uint64_t version) {
+  std::string k = stream;
+  k.push_back('\0');
+  k += BE64(version);
+  return k;
+}
+
+Status FromRocks(const rocksdb::Status& s, const std::string& what) {
+  if (s.ok()) return Status::OK();
+  if (s.IsNotFound()) return Status::NotFound(what + ": " + s.ToString());
+  if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
+  if (s.IsIOError() || s.IsNoSpace()) return Status::IOError(what + ": " + s.ToString());
+  return Status::Internal(what + ": " + s.ToString());
+}
+
+// Valid UTF-8 (no overlongs, no surrogates) and, if no_controls, no C0/DEL.
+bool ValidText(std::string_view s, bool no_controls) {
+  size_t i = 0;
+  while (i < s.size()) {
+    unsigned char c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) {
+      if (no_controls && (c < 0x20 || c == 0x7f)) return false;
+      ++i;
+      continue;
+    }
+    int n;
+    uint32_t cp;
+    if ((c & 0xe0) == 0xc0) {
+      n = 1;
+      cp = c & 0x1f;
+    } else if ((c & 0xf0) == 0xe0) {
+      n = 2;
+      cp = c & 0x0f;
+    } else if ((c & 0xf8) == 0xf0) {
+      n = 3;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
+    if (i + n >= s.size()) return false;  // truncated sequence
+    for (int k = 1; k <= n; ++k) {
+      unsigned char cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc & 0xc0) != 0x80) return false;
+      cp = cp << 6 | (cc & 0x3f);
+    }
+    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
+        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+      return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+Status CheckId(const std::string& value, const std::string& what, const std::string& field) {
+  if (value.empty()) return Status::InvalidArgument(what + " is empty; give a non-empty id", field);
+  if (value.size() > kMaxIdBytes)
+    return Status::InvalidArgument(what + " is " + std::to_string(value.size()) +
+                                       " bytes; the limit is " + std::to_string(kMaxIdBytes),
+                                   field);
+  if (!ValidText(value, true))
+    return Status::InvalidArgument(what + " is not valid UTF-8 or contains control characters",
+                                   field);
+  return Status::OK();
+}
+
+Status CheckType(const std::string& type, const std::string& field) {
+  if (type.empty() || type.size() > kMaxTypeBytes)
+    return Status::InvalidArgument("event type must be 1.." + std::to_string(kMaxTypeBytes) +
+                                       " bytes, like risk_item.opened",
+                                   field);
+  for (char c : type) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-';
+    if (!ok)
+      return Status::InvalidArgument(
+          "event type '" + (ValidText(type, true) ? type : std::string("?")) +
+              "' may contain only ASCII letters, digits, '.', '_' and '-'",
+          field);
+  }
+  return Status::OK();
+}
+
+// Parses the payload with a depth limit (deep nesting would exhaust the stack)
+// and returns its canonical text: keys sorted, no insignificant white space.
+Result<std::string> CanonicalPayload(const std::string& text, const std::string& field) {
+  if (!ValidText(text, false))
+    return Status::InvalidArgument("payload is not valid UTF-8", field);
+  bool too_deep = false;
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text, [&](int depth, nlohmann::json::parse_event_t, nlohmann::json&) {
+      if (depth > kMaxJsonDepth) too_deep = true;
+      return !too_deep;
+    });
+  } catch (const nlohmann::json::exception& e) {
+    if (too_deep)
+      return Status::InvalidArgument(
+          "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels", field);
+    return Status::InvalidArgument(std::string("payload is not valid JSON: ") + e.what(), field);
+  }
+  if (too_deep)
+    return Status::InvalidArgument(
+        "payload nests deeper than " + std::to_string(kMaxJsonDepth) + " levels", field);
+  if (!j.is_object())
+    return Status::InvalidArgument(
+        std::string("payload must be a JSON object, got ") + j.type_name(), field);
+  return j.dump();
+}
+
+std::string EncodeAppendResult(const AppendResult& r) {
+  std::string out = BE64(r.first_position) + BE64(r.last_position);
+  for (const auto& sv : r.streams) {
+    out += BE64(sv.stream_id.size());
+    out += sv.stream_id;
+    out += BE64(sv.version);
+  }
+  return out;
+}
+
+bool DecodeAppendResult(std::string_view in, AppendResult* r) {
+  if (in.size() < 16) return false;
+  r->first_position = envelope::DecodePositionKey(in.substr(0, 8));
+  r->last_position = envelope::DecodePositionKey(in.substr(8, 8));
+  size_t pos = 16;
+  r->streams.clear();
+  while (pos < in.size()) {
+    if (in.size() - pos < 8) return false;
+    uint64_t n = envelope::DecodePositionKey(in.substr(pos, 8));
+    pos += 8;
+    if (in.size() - pos < n + 8) return false;
+    StreamVersion sv;
+    sv.stream_id.assign(in.substr(pos, n));
+    pos += n;
+    sv.version = envelope::DecodePositionKey(in.substr(pos, 8));
+    pos += 8;
+    r->streams.push_back(std::move(sv));
+  }
+  return true;
+}
+
+class BatchAuxWriter final : public AuxWriter {
+ public:
+  BatchAuxWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatchWithIndex* wb)
+      : db_(db), cf_(cf), wb_(wb) {}
+  void Put(const std::string& key, const std::string& value) override {
+    status_ = wb_->Put(cf_, key, value);
+  }
+  void Delete(const std::string& key) override { status_ = wb_->Delete(cf_, key); }
+  Result<std::optional<std::string>> Get(const std::string& key) override {
+    std::string value;
+    rocksdb::Status s = wb_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "reading aux key");
+    return std::optional<std::string>(std::move(value));
+  }
+  const rocksdb::Status& status() const { return status_; }
+
+ private:
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  rocksdb::WriteBatchWithIndex* wb_;
+  rocksdb::Status status_;
+};
+
+class EventStoreImpl;
+
+class SubscriptionImpl final : public Subscription {
+ public:
+  SubscriptionImpl(EventStoreImpl* store, std::string name, EventStore::SubscriptionHandler handler,
+                   size_t max_batch, uint64_t checkpoint)
+      : store_(store),
+        name_(std::move(name)),
+        handler_(std::move(handler)),
+        max_batch_(max_batch),
+        checkpoint_(checkpoint) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~SubscriptionImpl() override {
+    stop_.store(true);
+    thread_.join();
+  }
+  uint64_t Checkpoint() const override { return checkpoint_.load(); }
+  Status status() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return status_;
+  }
+  bool WaitFor(uint64_t position, int64_t timeout_micros) override {
+    std::unique_lock<std::mutex> l(mu_);
+    return cv_.wait_for(l, std::chrono::microseconds(timeout_micros), [&] {
+      return checkpoint_.load() >= position || !status_.ok();
+    }) && checkpoint_.load() >= position;
+  }
+
+ private:
+  void Run();
+  EventStoreImpl* store_;
+  std::string name_;
+  EventStore::SubscriptionHandler handler_;
+  size_t max_batch_;
+  std::atomic<uint64_t> checkpoint_;
+  std::atomic<bool> stop_{false};
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  Status status_;
+  std::thread thread_;
+};
+
+class EventStoreImpl final : public EventStore {
+ public:
+  explicit EventStoreImpl(const StoreOptions& options) : options_(options) {
+    if (options_.clock == nullptr) options_.clock = SystemClock::Default();
+  }
+
+  ~EventStoreImpl() override {
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      stopping_ = true;
+    }
+    queue_cv_.notify_all();
+    if (committer_.joinable()) committer_.join();
+    {
+      std::lock_guard<std::mutex> l(sync_mu_);
+      sync_stopping_ = true;
+    }
+    sync_cv_.notify_all();
+    if (syncer_.joinable()) syncer_.join();
+    for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+    delete db_;
+  }
+
+  Status Init();
+
+  Result<AppendResult> Append(AppendRequest request) override;
+  uint64_t DurableHead() const override { return durable_head_.load(std::memory_order_acquire); }
+  Hash HeadHash() const override {
+    std::lock_guard<std::mutex> l(durable_mu_);
+    return durable_hash_;
+  }
+  Result<uint64_t> StreamVersion(const std::string& stream_id) override;
+  Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id, uint64_t from_version,
+                                                size_t max_count) override;
+  Status ScanLog(uint64_t from_position,
+                 const std::function<bool(const RecordedEvent&)>& visitor) override;
+  Result<VerifyReport> Verify(std::optional<std::pair<uint64_t, Hash>> expected_head) override;
+  Result<std::optional<std::string>> GetAux(const std::string& key) override;
+  Status ScanAux(const std::string& prefix,
+                 const std::function<bool(const std::string&, const std::string&)>& v) override;
+  Status ScanAuxRange(const std::string& begin, const std::string& end,
+                      const std::function<bool(const std::string&, const std::string&)>& v) override;
+  Status WriteAux(const AuxBatch& batch, bool sync) override;
+  Result<std::unique_ptr<Subscription>> Subscribe(const std::string& name,
+                                                  SubscriptionHandler handler,
+                                                  size_t max_batch) override;
+  Result<uint64_t> SubscriptionCheckpoint(const std::string& name) override;
+  Status BackgroundError() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return bg_error_;
+  }
+  uint64_t WaitForHead(uint64_t position, int64_t timeout_micros) override {
+    std::unique_lock<std::mutex> l(durable_mu_);
+    durable_cv_.wait_for(l, std::chrono::microseconds(timeout_micros),
+                         [&] { return durable_head_.load() >= position; });
+    return durable_head_.load();
+  }
+
+ private:
+  struct Writer {
+    AppendRequest request;
+    Status status;
+    AppendResult result;
+    bool done = false;
+    std::condition_variable cv;
+  };
+  // A written group waiting for its sync.
+  struct Group {
+    std::vector<Writer*> writers;  // to acknowledge once durable
+    uint64_t last_position = 0;
+    Hash last_hash{};
+    std::vector<std::string> command_ids;  // to drop from inflight_ once durable
+  };
+
+  Status Validate(AppendRequest* r) const;
+  void CommitterLoop();
+  void SyncerLoop();
+  void ProcessGroup(std::vector<Writer*>& writers);
+  void FinishGroup(Group& g, const Status& s);
+  void Complete(Writer* w);
+  void SetBackgroundError(const Status& s);
+  Result<uint64_t> LookupStreamVersion(const std::string& stream, bool durable_only);
+  Status CatchUpHooks();
+  Status ReadEventAt(uint64_t position, RecordedEvent* e);
+
+  rocksdb::ColumnFamilyHandle* meta_cf() const { return handles_[0]; }
+  rocksdb::ColumnFamilyHandle* events_cf() const { return handles_[1]; }
+  rocksdb::ColumnFamilyHandle* streams_cf() const { return handles_[2]; }
+  rocksdb::ColumnFamilyHandle* commands_cf() const { return handles_[3]; }
+  rocksdb::ColumnFamilyHandle* aux_cf() const { return handles_[4]; }
+
+  StoreOptions options_;
+  rocksdb::DB* db_ = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+
+  // Queue of waiting appenders.
+  mutable std::mutex mu_;
+  std::condition_variable queue_cv_;
+  std::deque<Writer*> queue_;
+  bool stopping_ = false;
+  Status bg_error_;  // GUARDED_BY(mu_); sticky
+  std::atomic<bool> has_bg_error_{false};
+
+  // Committer-thread state (no lock: only the committer touches it after Init).
+  uint64_t next_position_ = 1;
+  Hash last_hash_{};
+  UnixMicros last_recorded_at_ = 0;
+  std::unordered_map<std::string, uint64_t> stream_cache_;
+  // Results of commands written but not yet durable, for duplicates that arrive meanwhile.
+  std::unordered_map<std::string, AppendResult> inflight_;
+  std::mutex inflight_mu_;  // inflight_ is erased by the syncer
+
+  // Groups written, waiting for the syncer.
+  std::mutex sync_mu_;
+  std::condition_variable sync_cv_;
+  std::deque<Group> sync_queue_;
+  bool sync_stopping_ = false;
+
+  // The durable mark.
+  mutable std::mutex durable_mu_;
+  std::condition_variable durable_cv_;
+  std::atomic<uint64_t> durable_head_{0};
+  Hash durable_hash_{};  // GUARDED_BY(durable_mu_)
+
+  std::thread committer_;
+  std::thread syncer_;
+};
+
+Status EventStoreImpl::Init() {
+  rocksdb::Options opts;
+  opts.create_if_missing = options_.create_if_missing;
+  opts.create_missing_column_families = true;
+  if (options_.env != nullptr) opts.env = options_.env;
+  // Recover up to the first bad record of the WAL tail and no further: an
+  // acknowledged append was synced, so it lies before any torn tail. Never
+  // kSkipAnyCorruptedRecords, which could drop records from the middle.
+  opts.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+  opts.max_total_wal_size = 256 << 20;
+  opts.keep_log_file_num = 5;
+  opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  opts.IncreaseParallelism(2);
+
+  std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
+  for (const char* name : {"default", "events", "streams", "commands", "aux"})
+    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions(opts));
+
+  rocksdb::Status s;
+  if (options_.read_only) {
+    std::vector<std::string> existing;
+    s = rocksdb::DB::ListColumnFamilies(opts, options_.path, &existing);
+    if (!s.ok())
+      return Status::NotFound("no xiaohao data directory at '" + options_.path +
+                              "' (" + s.ToString() + "); check --data");
+    s = rocksdb::DB::OpenForReadOnly(opts, options_.path, cfs, &handles_, &db_);
+  } else {
+    s = rocksdb::DB::Open(opts, options_.path, cfs, &handles_, &db_);
+  }
+  if (!s.ok()) {
+    if (s.IsIOError() && s.ToString().find("lock") != std::string::npos)
+      return Status::FailedPrecondition("the data directory '" + options_.path +
+                                        "' is in use by another xiaohao process (" +
+                                        s.ToString() + "); read-only commands still work");
+    return FromRocks(s, "opening the event store at '" + options_.path + "'");
+  }
+
+  // Format version: written once when the store is created; an unknown one is refused.
+  std::string fv;
+  s = db_->Get(rocksdb::ReadOptions(), meta_cf(), kFormatKey, &fv);
+  if (s.IsNotFound()) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf()));
+    it->SeekToFirst();
+    if (it->Valid())
+      return Status::Corruption("the data directory '" + options_.path +
+                                "' holds events but no format version; it was not written by xiaohao");
+    if (!options_.read_only) {
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = db_->Put(wo, meta_cf(), kFormatKey, std::to_string(kFormatVersion));
+      if (!s.ok()) return FromRocks(s, "writing the format version");
+    }
+  } else if (!s.ok()) {
+    return FromRocks(s, "reading the format version");
+  } else if (fv != std::to_string(kFormatVersion)) {
+    return Status::FailedPrecondition(
+        "the data directory '" + options_.path + "' uses event format version " + fv +
+        ", but this build of xiaohao reads only version " + std::to_string(kFormatVersion) +
+        "; open it with a matching xiaohao build");
+  }
+
+  // The head of the log.
+  {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), events_cf()));
+    it->SeekToLast();
+    if (it->Valid()) {
+      RecordedEvent last;
+      RETURN_IF_ERROR(envelope::Decode(
+          std::string_view(it->value().data(), it->value().size()), &last));
+      next_position_ = last.position + 1;
+      last_hash_ = last.hash;
+      last_recorded_at_ = last.recorded_at;
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "reading the log head");
+    durable_head_ = next_position_ - 1;
+    durable_hash_ = last_hash_;
+  }
+
+  if (!options_.read_only) {
+    if (options_.pipelined_commit) {
+      // Pipelining syncs the WAL from a second thread, which needs a WAL file
+      // whose sync is thread-safe (the real file system; not NewMemEnv's).
+      rocksdb::Status probe = db_->SyncWAL();
+      if (probe.IsNotSupported()) options_.pipelined_commit = false;
+      else if (!probe.ok()) return FromRocks(probe, "syncing the write-ahead log at open");
+    }
+    RETURN_IF_ERROR(CatchUpHooks());
+    committer_ = std::thread([this] { CommitterLoop(); });
+    if (options_.pipelined_commit) syncer_ = std::thread([this] { SyncerLoop(); });
+  }
+  return Status::OK();
+}
+
+// A hook registered after events were written (or whose keys were lost) is
+// replayed from its checkpoint, append by append, before any new write.
+Status EventStoreImpl::CatchUpHooks() {
+  constexpr size_t kChunk = 10000;
+  uint64_t head = next_position_ - 1;
+  for (CommitHook* hook : options_.hooks) {
+    std::string cp_key = kHookPrefix + hook->Name();
+    std::string cp_value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), aux_cf(), cp_key, &cp_value);
+    uint64_t cp = 0;
+    if (s.ok() && cp_value.size() == 8) {
+      cp = envelope::DecodePositionKey(cp_value);
+    } else if (!s.ok() && !s.IsNotFound()) {
+      return FromRocks(s, "reading the checkpoint of hook " + hook->Name());
+    }
+    while (cp < head) {
+      // A chunk of whole appends (consecutive events of one command id).
+      std::vector<RecordedEvent> chunk;
+      RETURN_IF_ERROR(ScanLog(cp + 1, [&](const RecordedEvent& e) {
+        if (chunk.size() >= kChunk && e.command_id != chunk.back().command_id) return false;
+        chunk.push_back(e);
+        return true;
+      }));
+      if (chunk.empty()) return Status::Internal("hook catch-up found no events after " + std::to_string(cp));
+      rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, true);
+      BatchAuxWriter aux(db_, aux_cf(), &wb);
+      size_t begin = 0;
+      for (size_t i = 1; i <= chunk.size(); ++i) {
+        if (i < chunk.size() && chunk[i].command_id == chunk[begin].command_id) continue;
+        std::vector<RecordedEvent> append(chunk.begin() + begin, chunk.begin() + i);
+        RETURN_IF_ERROR(hook->OnEvents(append, aux).WithContext("replaying hook " + hook->Name()));
+        begin = i;
+      }
+      if (!aux.status().ok()) return FromRocks(aux.status(), "hook " + hook->Name());
+      cp = chunk.back().position;
+      wb.Put(aux_cf(), cp_key, BE64(cp));
+      rocksdb::WriteOptions wo;
+      wo.sync = true;
+      s = db_->Write(wo, wb.GetWriteBatch());
+      if (!s.ok()) return FromRocks(s, "writing the catch-up of hook " + hook->Name());
+    }
+  }
+  return Status::OK();
+}
+
+Status EventStoreImpl::Validate(AppendRequest* r) const {
+  RETURN_IF_ERROR(CheckId(r->command_id, "command id", "/command_id"));
+  if (r->events.empty())
+    return Status::InvalidArgument("an append needs at least one event", "/events");
+  if (r->events.size() > options_.max_events_per_append)
+    return Status::InvalidArgument("an append may hold at most " +
+                                       std::to_string(options_.max_events_per_append) + " events",
+                                   "/events");
+  for (size_t i = 0; i < r->events.size(); ++i) {
+    NewEvent& e = r->events[i];
+    std::string at = "/events/" + std::to_string(i);
+    RETURN_IF_ERROR(CheckId(e.stream_id, "event " + std::to_string(i) + ": stream id", at + "/stream_id"));
+    RETURN_IF_ERROR(CheckType(e.type, at + "/type"));
+    auto t = ParseRfc3339(e.occurred_at);
+    if (!t.ok())
+      return Status::InvalidArgument("event " + std::to_string(i) + ": occurred_at: " +
+                                         t.status().message(),
+                                     at + "/occurred_at");
+    for (auto [value, name] : {std::pair{&e.actor.user_id, "user_id"}, {&e.actor.role, "role"},
+                               {&e.actor.office, "office"}}) {
+      if (value->size() > kMaxIdBytes || !ValidText(*value, true))
+        return Status::InvalidArgument("event " + std::to_string(i) + ": actor " + name +
+                                           " must be valid UTF-8 without control characters, at most " +
+                                           std::to_string(kMaxIdBytes) + " bytes",
+                                       at + "/actor/" + name);
+    }
+    auto canonical = CanonicalPayload(e.payload_json, at + "/payload");
+    if (!canonical.ok())
+      return canonical.status().WithContext("event " + std::to_string(i));
+    e.payload_json = std::move(canonical).value();
+    size_t size = 1 + 24 + 4 * 8 + 32 + e.stream_id.size() + e.type.size() + e.occurred_at.size() +
+                  e.actor.user_id.size() + e.actor.role.size() + e.actor.office.size() +
+                  r->command_id.size() + e.payload_json.size();
+    if (size > options_.max_event_bytes)
+      return Status::InvalidArgument("event " + std::to_string(i) + " is " + std::to_string(size) +
+                                         " bytes encoded; the limit is " +
+                                         std::to_string(options_.max_event_bytes) +
+                                         " (store large documents elsewhere and reference them)",
+                                     at);
+  }
+  for (size_t i = 0; i < r->expectations.size(); ++i) {
+    RETURN_IF_ERROR(CheckId(r->expectations[i].stream_id, "expectation stream id",
+                            "/expectations/" + std::to_string(i)));
+    for (size_t k = 0; k < i; ++k)
+      if (r->expectations[k].stream_id == r->expectations[i].stream_id)
+        return Status::InvalidArgument("two expectations for stream '" +
+                                           r->expectations[i].stream_id + "'",
+                                       "/expectations/" + std::to_string(i));
+  }
+  return Status::OK();
+}
+
+Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
+  if (options_.read_only)
+    return Status::ReadOnly("the store is open read-only; appends need the writing process");
+  RETURN_IF_ERROR(Validate(&request));
+  Writer w;
+  w.request = std::move(request);
+  std::unique_lock<std::mutex> l(mu_);
+  if (!bg_error_.ok()) return bg_error_;
+  if (stopping_) return Status::FailedPrecondition("the store is closing");
+  queue_.push_back(&w);
+  queue_cv_.notify_one();
+  w.cv.wait(l, [&] { return w.done; });
+  if (!w.status.ok()) return w.status;
+  return w.result;
+}
+
+void EventStoreImpl::Complete(Writer* w) {
+  // REQUIRES: mu_ held.
+  w->done = true;
+  w->cv.notify_one();
+}
+
+void EventStoreImpl::SetBackgroundError(const Status& s) {
+  std::lock_guard<std::mutex> l(mu_);
+  if (bg_error_.ok()) {
+    bg_error_ = Status(StatusCode::kIOError,
+                       "the store refuses writes because an earlier write or sync failed (" +
+                           s.message() + "); fix the cause (disk space, permissions) and "
+                           "restart xiaohao. Acknowledged events are safe; reads still work");
+    has_bg_error_ = true;
+  }
+}
+
+void EventStoreImpl::CommitterLoop() {
+  for (;;) {
+    std::vector<Writer*> group;
+    {
+      std::unique_lock<std::mutex> l(mu_);
+      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty() && stopping_) break;
+      while (!queue_.empty() && group.size() < kMaxGroupWriters) {
+        group.push_back(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    ProcessGroup(group);
+  }
+}
+
+Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, bool durable_only) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
+  std::string prefix = stream;
+  prefix.push_back('\0');
+  it->SeekForPrev(prefix + std::string(8, '\xff'));
+  uint64_t head = DurableHead();
+  while (it->Valid() && it->key().starts_with(prefix)) {
+    if (!durable_only || envelope::DecodePositionKey(std::string_view(it->value().data(), 8)) <= head)
+      return envelope::DecodePositionKey(
+          std::string_view(it->key().data() + prefix.size(), 8));
+    it->Prev();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the stream index");
+  return uint64_t{0};
+}
+
+void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
+  if (has_bg_error_.load()) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Writer* w : writers) {
+      w->status = bg_error_;
+      Complete(w);
+    }
+    return;
+  }
+  rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
+  BatchAuxWriter aux(db_, aux_cf(), &wb);
+  std::unordered_map<std::string, uint64_t> group_versions;
+  std::unordered_map<std::string, AppendResult> group_commands;
+  std::vector<Writer*> finished_now;  // refused: acknowledge at once
+  Group group;
+  uint64_t pos = next_position_;
+  Hash prev = last_hash_;
+  UnixMicros now = std::max(options_.clock->Now(), last_recorded_at_);
+  std::string scratch;
+
+  auto current_version = [&](const std::string& stream) -> Result<uint64_t> {
+    if (auto g = group_versions.find(stream); g != group_versions.end()) return g->second;
+    if (auto c = stream_cache_.find(stream); c != stream_cache_.end()) return c->second;
+    ASSIGN_OR_RETURN(uint64_t v, LookupStreamVersion(stream, false));
+    if (stream_cache_.size() > (1u << 20)) stream_cache_.clear();
+    stream_cache_[stream] = v;
+    return v;
+  };
+
+  for (Writer* w : writers) {
+    AppendRequest& req = w->request;
+    // Idempotency: a command already written (durable or in flight) returns its result.
+    {
+      const AppendResult* seen = nullptr;
+      if (auto g = group_commands.find(req.command_id); g != group_commands.end()) seen = &g->second;
+      std::lock_guard<std::mutex> l(inflight_mu_);
+      if (!seen)
+        if (auto f = inflight_.find(req.command_id); f != inflight_.end()) seen = &f->second;
+      if (seen) {
+        w->result = *seen;
+        w->result.duplicate = true;
+        group.writers.push_back(w);
+        continue;
+      }
+    }
+    std::string stored;
+    rocksdb::Status gs = db_->Get(rocksdb::ReadOptions(), commands_cf(), req.command_id, &stored);
+    if (gs.ok()) {
+      if (DecodeAppendResult(stored, &w->result)) {
+        w->result.duplicate = true;
+        group.writers.push_back(w);
+      } else {
+        w->status = Status::Corruption("command index entry for '" + req.command_id + "' is malformed");
+        finished_now.push_back(w);
+      }
+      continue;
+    } else if (!gs.IsNotFound()) {
+      w->status = FromRocks(gs, "reading the command index");
+      finished_now.push_back(w);
+      continue;
+    }
+
+    // Expected versions.
+    Status check;
+    for (const StreamExpectation& ex : req.expectations) {
+      auto v = current_version(ex.stream_id);
+      if (!v.ok()) {
+        check = v.status();
+        break;
+      }
+      uint64_t actual = *v;
+      bool ok = ex.expected.kind == ExpectedVersion::Kind::kAny ||
+                (ex.expected.kind == ExpectedVersion::Kind::kNoStream && actual == 0) ||
+                (ex.expected.kind == ExpectedVersion::Kind::kExact && actual == ex.expected.version);
+      if (!ok) {
+        std::string want = ex.expected.kind == ExpectedVersion::Kind::kNoStream
+                               ? std::string("no stream")
+                               : "version " + std::to_string(ex.expected.version);
+        check = Status::VersionConflict("stream '" + ex.stream_id + "' is at version " +
+                                            std::to_string(actual) + ", expected " + want +
+                                            "; reload and retry",
+                                        actual, ex.stream_id);
+        break;
+      }
+    }
+    if (!check.ok()) {
+      w->status = check;
+      finished_now.push_back(w);
+      continue;
+    }
+
+    // Assign positions and versions, chain the hashes, write the keys.
+    wb.SetSavePoint();
+    std::vector<RecordedEvent> recorded;
+    recorded.reserve(req.events.size());
+    std::unordered_map<std::string, uint64_t> local_versions;
+    AppendResult result;
+    result.first_position = pos;
+    uint64_t p = pos;
+    Hash h = prev;
+    Status build;
+    for (NewEvent& ne : req.events) {
+      uint64_t base;
+      if (auto lv = local_versions.find(ne.stream_id); lv != local_versions.end()) {
+        base = lv->second;
+      } else {
+        auto v = current_version(ne.stream_id);
+        if (!v.ok()) {
+          build = v.status();
+          break;
+        }
+        base = *v;
+        result.streams.push_back({ne.stream_id, 0});
+      }
+      RecordedEvent e;
+      e.position = p++;
+      e.stream_id = std::move(ne.stream_id);
+      e.version = base + 1;
+      local_versions[e.stream_id] = e.version;
+      e.type = std::move(ne.type);
+      e.occurred_at = std::move(ne.occurred_at);
+      e.recorded_at = now;
+      e.actor = std::move(ne.actor);
+      e.command_id = req.command_id;
+      e.payload_json = std::move(ne.payload_json);
+      e.prev_hash = h;
+      scratch.clear();
+      envelope::Encode(e, &scratch);
+      e.hash = envelope::Sha256(scratch);
+      h = e.hash;
+      scratch.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
+      wb.Put(events_cf(), envelope::PositionKey(e.position), scratch);
+      wb.Put(streams_cf(), StreamKey(e.stream_id, e.version), envelope::PositionKey(e.position));
+      recorded.push_back(std::move(e));
+    }
+    if (build.ok()) {
+      for (auto& sv : result.streams) sv.version = local_versions[sv.stream_id];
+      result.last_position = p - 1;
+      wb.Put(commands_cf(), req.command_id, EncodeAppendResult(result));
+      for (CommitHook* hook : options_.hooks) {
+        build = hook->OnEvents(recorded, aux);
+        if (!build.ok()) {
+          build = build.WithContext("commit hook " + hook->Name());
+          break;
+        }
+        wb.Put(aux_cf(), kHookPrefix + hook->Name(), BE64(result.last_position));
+      }
+      if (build.ok() && !aux.status().ok()) build = FromRocks(aux.status(), "commit hook write");
+    }
+    if (!build.ok()) {
+      wb.RollbackToSavePoint();
+      w->status = build;
+      finished_now.push_back(w);
+      continue;
+    }
+    wb.PopSavePoint();
+    pos = p;
+    prev = h;
+    for (auto& [s, v] : local_versions) group_versions[s] = v;
+    group_commands[req.command_id] = result;
+    w->result = std::move(result);
+    group.writers.push_back(w);
+    group.command_ids.push_back(req.command_id);
+  }
+
+  if (!finished_now.empty()) {
+    std::lock_guard<std::mutex> l(mu_);
+    for (Writer* w : finished_now) Complete(w);
+  }
+  if (group.writers.empty()) return;
+
+  if (!group_commands.empty()) {
+    rocksdb::WriteOptions wo;
+    wo.sync = !options_.pipelined_commit;
+    rocksdb::Status ws = db_->Write(wo, wb.GetWriteBatch());
+    if (!ws.ok()) {
+      Status err = FromRocks(ws, "writing events");
+      SetBackgroundError(err);
+      stream_cache_.clear();
+      FinishGroup(group, BackgroundError());
+      return;
+    }
+    next_position_ = pos;
+    last_hash_ = prev;
+    last_recorded_at_ = now;
+    for (auto& [s, v] : group_versions) stream_cache_[s] = v;
+    std::lock_guard<std::mutex> l(inflight_mu_);
+    for (auto& [c, r] : group_commands) inflight_[c] = r;
+  }
+  group.last_position = next_position_ - 1;
+  group.last_hash = last_hash_;
+  if (options_.pipelined_commit) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    sync_queue_.push_back(std::move(group));
+    sync_cv_.notify_one();
+  } else {
+    FinishGroup(group, Status::OK());
+  }
+}
+
+void EventStoreImpl::SyncerLoop() {
+  for (;;) {
+    std::deque<Group> groups;
+    {
+      std::unique_lock<std::mutex> l(sync_mu_);
+      sync_cv_.wait(l, [&] { return sync_stopping_ || !sync_queue_.empty(); });
+      if (sync_queue_.empty() && sync_stopping_) break;
+      groups.swap(sync_queue_);
+    }
+    // Every group taken was written before this call, so one sync covers all.
+    // After a failure nothing later may be acknowledged, even if a sync succeeds.
+    Status st = BackgroundError();
+    rocksdb::Status s = st.ok() ? db_->SyncWAL() : rocksdb::Status::OK();
+    if (!s.ok()) {
+      st = FromRocks(s, "syncing the write-ahead log");
+      SetBackgroundError(st);
+      st = BackgroundError();
+    }
+    for (Group& g : groups) FinishGroup(g, st);
+  }
+}
+
+void EventStoreImpl::FinishGroup(Group& g, const Status& s) {
+  if (s.ok()) {
+    std::lock_guard<std::mutex> l(durable_mu_);
+    if (g.last_position > durable_head_.load()) {
+      durable_hash_ = g.last_hash;
+      durable_head_.store(g.last_position, std::memory_order_release);
+    }
+    durable_cv_.notify_all();
+  }
+  {
+    std::lock_guard<std::mutex> l(inflight_mu_);
+    for (const auto& c : g.command_ids) inflight_.erase(c);
+  }
+  std::lock_guard<std::mutex> l(mu_);
+  for (Writer* w : g.writers) {
+    if (!s.ok()) w->status = s;
+    Complete(w);
+  }
+}
+
+Result<uint64_t> EventStoreImpl::StreamVersion(const std::string& stream_id) {
+  RETURN_IF_ERROR(CheckId(stream_id, "stream id", "stream_id"));
+  return LookupStreamVersion(stream_id, true);
+}
+
+Status EventStoreImpl::ReadEventAt(uint64_t position, RecordedEvent* e) {
+  std::string value;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), events_cf(), envelope::PositionKey(position), &value);
+  if (!s.ok()) return FromRocks(s, "reading event " + std::to_string(position));
+  return envelope::Decode(value, e);
+}
+
+Result<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std::string& stream_id,
+                                                              uint64_t from_version,
+                                                              size_t max_count) {
+  RETURN_IF_ERROR(CheckId(stream_id, "stream id", "stream_id"));
+  std::vector<RecordedEvent> out;
+  uint64_t head = DurableHead();
+  std::string prefix = stream_id;
+  prefix.push_back('\0');
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
+  for (it->Seek(StreamKey(stream_id, std::max<uint64_t>(from_version, 1)));
+       it->Valid() && it->key().starts_with(prefix) && out.size() < max_count; it->Next()) {
+    uint64_t pos = envelope::DecodePositionKey(std::string_view(it->value().data(), 8));
+    if (pos > head) break;
+    RecordedEvent e;
+    RETURN_IF_ERROR(ReadEventAt(pos, &e));
+    out.push_back(std::move(e));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading stream '" + stream_id + "'");
+  return out;
+}
+
+Status EventStoreImpl::ScanLog(uint64_t from_position,
+                               const std::function<bool(const RecordedEvent&)>& visitor) {
+  uint64_t head = DurableHead();
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 2 << 20;
+  std::string upper = envelope::PositionKey(head + 1);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
+  RecordedEvent e;
+  for (it->Seek(envelope::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
+    RETURN_IF_ERROR(envelope::Decode(std::string_view(it->value().data(), it->value().size()), &e));
+    if (!visitor(e)) return Status::OK();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning the log");
+  return Status::OK();
+}
+
+Result<VerifyReport> EventStoreImpl::Verify(std::optional<std::pair<uint64_t, Hash>> expected_head) {
+  VerifyReport report;
+  // A writing process verifies what is durable; a read-only one, all it sees.
+  rocksdb::ReadOptions ro;
+  std::string upper = envelope::PositionKey(DurableHead() + 1);
+  rocksdb::Slice upper_slice(upper);
+  if (!options_.read_only) ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
+  uint64_t expect = 1;
+  Hash prev{};
+  std::string_view env;
+  RecordedEvent e;
+  auto fail = [&](uint64_t pos, std::string why) {
+    report.ok = false;
+    report.bad_position = pos;
+    report.reason = std::move(why);
+  };
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++expect) {
+    if (it->key().size() != 8) {
+      fail(expect, "a key in the event log is not a position");
+      break;
+    }
+    uint64_t key = envelope::DecodePositionKey(std::string_view(it->key().data(), 8));
+    if (key != expect) {
+      fail(expect, key > expect ? "event " + std::to_string(expect) + " is missing (next key is " +
+                                      std::to_string(key) + ")"
+                                : "unexpected key " + std::to_string(key));
+      break;
+    }
+    std::string_view stored(it->value().data(), it->value().size());
+    Status ds = envelope::Decode(stored, &e);
+    if (!ds.ok()) {
+      fail(expect, ds.message());
+      break;
+    }
+    if (e.position != key) {
+      fail(expect, "the event stored at position " + std::to_string(key) + " says it is position " +
+                       std::to_string(e.position) + " (events moved or reordered)");
+      break;
+    }
+    if (e.prev_hash != prev) {
+      fail(expect, "its previous-hash does not match the hash of event " + std::to_string(key - 1));
+      break;
+    }
+    Hash h = envelope::Sha256(envelope::EnvelopeOf(stored));
+    if (h != e.hash) {
+      fail(expect, "its content does not match its hash (the event was altered)");
+      break;
+    }
+    prev = h;
+    report.events = key;
+    report.head = h;
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "reading the log");
+  if (report.ok && expected_head) {
+    auto [pos, hash] = *expected_head;
+    if (report.events < pos) {
+      fail(report.events + 1, "the log ends at position " + std::to_string(report.events) +
+                                  " but the kept head is position " + std::to_string(pos) +
+                                  " (events were truncated)");
+    } else {
+      RecordedEvent at;
+      Status s = ReadEventAt(pos, &at);
+      if (pos > 0 && (!s.ok() || at.hash != hash))
+        fail(pos, "the hash at position " + std::to_string(pos) + " differs from the kept head");
+    }
+  }
+  return report;
+}
+
+Result<std::optional<std::string>> EventStoreImpl::GetAux(const std::string& key) {
+  std::string value;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), aux_cf(), key, &value);
+  if (s.IsNotFound()) return std::optional<std::string>();
+  if (!s.ok()) return FromRocks(s, "reading aux key");
+  return std::optional<std::string>(std::move(value));
+}
+
+Status EventStoreImpl::ScanAux(const std::string& prefix,
+                               const std::function<bool(const std::string&, const std::string&)>& v) {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), aux_cf()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+    if (!v(it->key().ToString(), it->value().ToString())) break;
+  return FromRocks(it->status(), "scanning aux keys");
+}
+
+Status EventStoreImpl::ScanAuxRange(const std::string& begin, const std::string& end,
+                                    const std::function<bool(const std::string&, const std::string&)>& v) {
+  rocksdb::ReadOptions ro;
+  rocksdb::Slice upper(end);
+  ro.iterate_upper_bound = &upper;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, aux_cf()));
+  for (it->Seek(begin); it->Valid(); it->Next())
+    if (!v(it->key().ToString(), it->value().ToString())) break;
+  return FromRocks(it->status(), "scanning aux keys");
+}
+
+Status EventStoreImpl::WriteAux(const AuxBatch& batch, bool sync) {
+  if (options_.read_only) return Status::ReadOnly("the store is open read-only");
+  rocksdb::WriteBatch wb;
+  for (const auto& [k, v] : batch.ops) {
+    if (v) wb.Put(aux_cf(), k, *v);
+    else wb.Delete(aux_cf(), k);
+  }
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &wb), "writing aux keys");
+}
+
+Result<uint64_t> EventStoreImpl::SubscriptionCheckpoint(const std::string& name) {
+  ASSIGN_OR_RETURN(auto v, GetAux(kSubPrefix + name));
+  if (!v || v->size() != 8) return uint64_t{0};
+  return envelope::DecodePositionKey(*v);
+}
+
+Result<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(const std::string& name,
+                                                                SubscriptionHandler handler,
+                                                                size_t max_batch) {
+  if (options_.read_only) return Status::ReadOnly("subscriptions need a writable store");
+  RETURN_IF_ERROR(CheckId(name, "subscription name", "name"));
+  ASSIGN_OR_RETURN(uint64_t cp, SubscriptionCheckpoint(name));
+  return std::unique_ptr<Subscription>(
+      new SubscriptionImpl(this, name, std::move(handler), std::max<size_t>(max_batch, 1), cp));
+}
+
+void SubscriptionImpl::Run() {
+  std::vector<RecordedEvent> batch;
+  while (!stop_.load()) {
+    uint64_t cp = checkpoint_.load();
+    uint64_t head = store_->WaitForHead(cp + 1, 50000);
+    if (head <= cp) continue;
+    batch.clear();
+    Status s = store_->ScanLog(cp + 1, [&](const RecordedEvent& e) {
+      batch.push_back(e);
+      return batch.size() < max_batch_;
+    });
+    AuxBatch aux;
+    if (s.ok() && !batch.empty()) s = handler_(batch, aux);
+    if (s.ok() && !batch.empty()) {
+      aux.Put(kSubPrefix + name_, BE64(batch.back().position));
+      s = store_->WriteAux(aux, true);
+    }
+    std::lock_guard<std::mutex> l(mu_);
+    if (!s.ok()) {
+      status_ = s.WithContext("subscription " + name_);
+      cv_.notify_all();
+      return;
+    }
+    if (!batch.empty()) checkpoint_.store(batch.back().position);
+    cv_.notify_all();
+  }
+}
+
+}  // namespace
+
+Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options) {
+  if (options.path.empty())
+    return Status::InvalidArgument("no data directory given; pass --data DIR", "path");
+  auto store = std::make_unique<EventStoreImpl>(options);
+  RETURN_IF_ERROR(store->Init());
+  return std::unique_ptr<EventStore>(std::move(store));
+}
+
+}  // namespace xiaohao

@@ -1,0 +1,210 @@
+// EventStore: the append-only, hash-chained event log on RocksDB.
+//
+// Contract
+// - Global positions are dense from 1; each stream's versions are dense from 1.
+// - Append writes every event of one call atomically, to one or several
+//   streams, each checked against its own expectation, and returns only once
+//   the write is durable (the WAL is fsynced). Concurrent appends share syncs:
+//   one committer thread drains every waiting append into one WriteBatch.
+// - A repeated command id writes nothing and returns the original result.
+// - Nothing is updated or deleted through this interface.
+// - Readers see only durable events (positions <= DurableHead()).
+// - After a failed write or sync the store refuses every later write with the
+//   same error until it is reopened (a sticky error), and reads keep working.
+// - CommitHooks (the deadline index, projections) add their own keys to the
+//   same atomic write as the events they derive from.
+//
+// Thread safety: every method may be called from any thread.
+// The encoding is documented in doc/event_format.md.
+#ifndef XIAOHAO_STORE_EVENT_STORE_H_
+#define XIAOHAO_STORE_EVENT_STORE_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/clock.h"
+#include "store/event.h"
+#include "store/status.h"
+
+namespace rocksdb {
+class Env;
+}
+
+namespace xiaohao {
+
+// What an append expects of a stream's current version.
+struct ExpectedVersion {
+  enum class Kind { kAny, kNoStream, kExact };
+  Kind kind = Kind::kAny;
+  uint64_t version = 0;  // for kExact
+  static ExpectedVersion Any() { return {Kind::kAny, 0}; }
+  static ExpectedVersion NoStream() { return {Kind::kNoStream, 0}; }
+  static ExpectedVersion Exact(uint64_t v) { return {Kind::kExact, v}; }
+};
+
+struct StreamExpectation {
+  std::string stream_id;
+  ExpectedVersion expected;
+};
+
+struct AppendRequest {
+  // Names the command that caused these events; a retry with the same id
+  // returns the first result and writes nothing. Required, 1..256 bytes.
+  std::string command_id;
+  std::vector<NewEvent> events;  // at least one
+  // Streams without an expectation are appended to whatever their version.
+  std::vector<StreamExpectation> expectations;
+};
+
+struct StreamVersion {
+  std::string stream_id;
+  uint64_t version = 0;  // the stream's version after the append
+};
+
+struct AppendResult {
+  uint64_t first_position = 0;
+  uint64_t last_position = 0;
+  std::vector<StreamVersion> streams;  // in order of first appearance
+  bool duplicate = false;  // true when the command id had been seen: nothing written
+};
+
+// Reads and writes the auxiliary keyspace (projections, deadline index) of
+// one atomic write. Get sees what earlier hooks in the same write have put.
+class AuxWriter {
+ public:
+  virtual ~AuxWriter() = default;
+  virtual void Put(const std::string& key, const std::string& value) = 0;
+  virtual void Delete(const std::string& key) = 0;
+  virtual Result<std::optional<std::string>> Get(const std::string& key) = 0;
+};
+
+// Runs on the committer thread for every append, in global order, after the
+// events have their positions and before they are written. Whatever it puts
+// through the writer is committed atomically with the events. An error fails
+// that append alone (nothing of it is written) and is returned to its caller.
+// At open, a hook whose checkpoint is behind the log is replayed up to the head.
+class CommitHook {
+ public:
+  virtual ~CommitHook() = default;
+  // A stable name; the store keeps the hook's checkpoint under it.
+  virtual std::string Name() const = 0;
+  virtual Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) = 0;
+};
+
+struct StoreOptions {
+  std::string path;
+  bool read_only = false;           // no writes; works while another process writes
+  bool create_if_missing = true;
+  Clock* clock = nullptr;           // defaults to SystemClock::Default()
+  rocksdb::Env* env = nullptr;      // defaults to the real file system; tests pass NewMemEnv
+  size_t max_event_bytes = 1 << 20;  // one event's encoded size
+  size_t max_events_per_append = 10000;
+  // Write group k+1 while group k syncs. Readers are held to the durable mark.
+  bool pipelined_commit = true;
+  std::vector<CommitHook*> hooks;   // not owned; must outlive the store
+};
+
+struct VerifyReport {
+  bool ok = true;
+  uint64_t events = 0;         // events checked (the head position when ok)
+  Hash head{};                 // hash of the last good event
+  uint64_t bad_position = 0;   // when !ok
+  std::string reason;          // when !ok
+};
+
+// Atomic write of auxiliary keys only (a projection's keys and its checkpoint).
+struct AuxBatch {
+  std::vector<std::pair<std::string, std::optional<std::string>>> ops;  // nullopt = delete
+  void Put(std::string k, std::string v) { ops.emplace_back(std::move(k), std::move(v)); }
+  void Delete(std::string k) { ops.emplace_back(std::move(k), std::nullopt); }
+};
+
+class Subscription;
+
+class EventStore {
+ public:
+  // The format version this build writes and reads.
+  static constexpr int kFormatVersion = 1;
+
+  static Result<std::unique_ptr<EventStore>> Open(const StoreOptions& options);
+  virtual ~EventStore() = default;
+
+  // Validates, then blocks until durable. Errors: kInvalidArgument (nothing
+  // written, message names the event index and field), kVersionConflict
+  // (carries the actual version), kIOError / kReadOnly (sticky).
+  virtual Result<AppendResult> Append(AppendRequest request) = 0;
+
+  // The last durable global position (0 for an empty store) and its hash.
+  virtual uint64_t DurableHead() const = 0;
+  virtual Hash HeadHash() const = 0;
+
+  // Current durable version of a stream; 0 when it does not exist.
+  virtual Result<uint64_t> StreamVersion(const std::string& stream_id) = 0;
+
+  // Events of one stream with version >= from_version, at most max_count.
+  virtual Result<std::vector<RecordedEvent>> ReadStream(const std::string& stream_id,
+                                                        uint64_t from_version = 1,
+                                                        size_t max_count = SIZE_MAX) = 0;
+
+  // Global log from a position, in order, up to the durable head. The visitor
+  // returns false to stop early.
+  virtual Status ScanLog(uint64_t from_position,
+                         const std::function<bool(const RecordedEvent&)>& visitor) = 0;
+  Result<std::vector<RecordedEvent>> ReadLog(uint64_t from_position, size_t max_count);
+
+  // Walks the chain from position 1 to the head. When `expected_head` is given
+  // (position and hash an auditor kept), a shorter or different log is broken.
+  virtual Result<VerifyReport> Verify(std::optional<std::pair<uint64_t, Hash>> expected_head =
+                                          std::nullopt) = 0;
+
+  // The auxiliary keyspace (projections, indexes): point reads, prefix scans
+  // and atomic batches of its own. Keys are namespaced by their owners.
+  virtual Result<std::optional<std::string>> GetAux(const std::string& key) = 0;
+  virtual Status ScanAux(const std::string& prefix,
+                         const std::function<bool(const std::string& key,
+                                                  const std::string& value)>& visitor) = 0;
+  // Range scan [begin, end) for ordered indexes such as the deadline index.
+  virtual Status ScanAuxRange(const std::string& begin, const std::string& end,
+                              const std::function<bool(const std::string& key,
+                                                       const std::string& value)>& visitor) = 0;
+  virtual Status WriteAux(const AuxBatch& batch, bool sync = true) = 0;
+
+  // A subscription delivers the log in global order from just after a stored
+  // checkpoint, first catching up, then live as events become durable. The
+  // handler's aux writes and the new checkpoint are committed atomically, so a
+  // restart resumes exactly after the last handled batch: nothing skipped,
+  // nothing repeated. Runs on its own thread until the Subscription is destroyed.
+  using SubscriptionHandler =
+      std::function<Status(const std::vector<RecordedEvent>& batch, AuxBatch& aux)>;
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(const std::string& name,
+                                                          SubscriptionHandler handler,
+                                                          size_t max_batch = 1000) = 0;
+  // The stored checkpoint of a named subscription (0 when none).
+  virtual Result<uint64_t> SubscriptionCheckpoint(const std::string& name) = 0;
+
+  // Not OK after a failed write or sync (writes refused until reopened).
+  virtual Status BackgroundError() const = 0;
+
+  // Blocks until the durable head reaches `position` or `timeout_micros`
+  // passes (wall time; used by subscribers and tests). Returns the head.
+  virtual uint64_t WaitForHead(uint64_t position, int64_t timeout_micros) = 0;
+};
+
+class Subscription {
+ public:
+  virtual ~Subscription() = default;  // stops the thread, after the batch in hand
+  // Position of the last batch handled and checkpointed.
+  virtual uint64_t Checkpoint() const = 0;
+  // Not OK when the handler failed; the subscription then stops, and a new one
+  // resumes from the checkpoint.
+  virtual Status status() const = 0;
+  // Blocks until the checkpoint reaches `position` or the timeout passes.
+  virtual bool WaitFor(uint64_t position, int64_t timeout_micros) = 0;
+};
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_STORE_EVENT_STORE_H_

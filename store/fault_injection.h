@@ -1,0 +1,36 @@
+// FaultInjectionEnv: a file system that fails on command, for tests of what
+// the store does when the disk does not (LevelDB db/fault_injection_test.cc).
+// Built on RocksDB's FileSystemWrapper (Debian does not package RocksDB's own
+// fault-injection file system), over the real file system or an in-memory one.
+//
+// Thread-safe: faults may be switched while the store runs.
+#ifndef XIAOHAO_STORE_FAULT_INJECTION_H_
+#define XIAOHAO_STORE_FAULT_INJECTION_H_
+
+#include <memory>
+
+namespace rocksdb {
+class Env;
+}
+
+namespace xiaohao {
+
+class FaultInjectionEnv {
+ public:
+  // in_memory: over NewMemEnv (nothing touches the disk); else the real disk.
+  static std::unique_ptr<FaultInjectionEnv> Create(bool in_memory);
+  virtual ~FaultInjectionEnv() = default;
+
+  // Pass to StoreOptions::env. Owned by this object.
+  virtual rocksdb::Env* env() = 0;
+
+  virtual void SetSyncFails(bool fail) = 0;       // fsync/fdatasync return EIO
+  virtual void SetNoSpace(bool full) = 0;         // appends to files return ENOSPC
+  virtual void SetWritesFail(bool fail) = 0;      // appends return EIO
+  virtual void SetCreateFails(bool fail) = 0;     // new files cannot be created (read-only dir)
+  virtual int injected_faults() const = 0;        // how many calls were failed so far
+};
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_STORE_FAULT_INJECTION_H_
