@@ -41,10 +41,25 @@ Result<CommandHandler::Loaded> CommandHandler::Load(const std::string& case_id, 
   }
   ASSIGN_OR_RETURN(CaseEvent first, CaseEventFromRecorded(l.events.front()));
   const auto& w = first.payload.contains("workflow") ? first.payload["workflow"] : nlohmann::json();
-  if (!w.is_object() || !w.contains("id") || !w.contains("version"))
-    return Status::Corruption("case " + case_id + ": first event does not name its workflow");
-  std::string id = w["id"].is_string() ? w["id"].get<std::string>() : "";
-  int version = w["version"].is_number_integer() ? w["version"].get<int>() : 0;
+  std::string id = wf;
+  int version = 0;
+  if (w.is_object() && w.contains("id") && w.contains("version")) {
+    id = w["id"].is_string() ? w["id"].get<std::string>() : "";
+    version = w["version"].is_number_integer() ? w["version"].get<int>() : 0;
+  } else {
+    // A case opened by an external fact that does not name its version (the
+    // deadline scheduler's office_escalation items): the lowest loaded
+    // version that accepts that fact as an opening, which never changes once
+    // recorded in $workflows.
+    for (const WorkflowDefinition* d : registry_->All()) {
+      const Transition* t = d->id == wf ? d->TransitionForEvent(first.type) : nullptr;
+      if (t && t->external && t->opens) {
+        version = d->version;
+        break;
+      }
+    }
+    if (version == 0) return Status::Corruption("case " + case_id + ": first event does not name its workflow");
+  }
   l.def = registry_->Find(id, version);
   if (l.def == nullptr)
     return Status::FailedPrecondition("case " + case_id + " was opened under " + id + " version " +

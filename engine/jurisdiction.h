@@ -27,7 +27,8 @@ struct FileProblem {
   std::string file;
   std::string pointer;  // JSON pointer of the offending value ("" = whole file)
   std::string problem;
-  std::string ToString() const { return file + ": " + pointer + ": " + problem; }
+  // An empty pointer (the whole file) prints as "/", as the calendar does.
+  std::string ToString() const { return file + ": " + (pointer.empty() ? "/" : pointer) + ": " + problem; }
 };
 
 enum class UnitLevel { kProvince = 0, kCity = 1, kCounty = 2, kOffice = 3 };

@@ -301,6 +301,7 @@ json CaseState::ToJson() const {
   for (const auto& e : history) h.push_back({{"version", e.version}, {"type", e.type}, {"command", e.command}});
   j["history"] = h;
   j["corrections"] = corrections;
+  j["external"] = external;
   return j;
 }
 
@@ -357,7 +358,7 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
   // The transition: first one whose from-state, command and condition match.
   const Transition* tr = nullptr;
   for (const auto& t : def.transitions) {
-    if (t.command != cmd.name || !Matches(t.when, data)) continue;
+    if (t.external || t.command != cmd.name || !Matches(t.when, data)) continue;
     if (t.opens ? state.exists()
                 : std::find(t.from.begin(), t.from.end(), state.state) == t.from.end())
       continue;
@@ -369,7 +370,7 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
       return Rejection(spec->wrong_state->code, spec->wrong_state->zh, spec->wrong_state->en);
     std::string allowed;
     for (const auto& t : def.transitions)
-      if (t.command == cmd.name)
+      if (!t.external && t.command == cmd.name)
         for (const auto& f : t.from)
           if (allowed.find(f) == std::string::npos) allowed += (allowed.empty() ? "" : ", ") + f;
     return Rejection("wrong_state", "案件处于 " + state.state + " 状态，不能执行 " + cmd.name + "（可执行状态：" + allowed + "）",
@@ -492,10 +493,16 @@ Result<CaseState> Apply(const WorkflowDefinition& def, CaseState s, const CaseEv
     auto it = s.deadlines.find(name);
     bool current = it != s.deadlines.end() && it->second.generation == generation;
     try {
-      if (e.type == "deadline.started" || e.type == "deadline.extended") {
-        OpenDeadline d = e.type == "deadline.extended" && current ? it->second : OpenDeadline{};
+      if (e.type == "deadline.started" || e.type == "deadline.extended" || e.type == "deadline.recomputed") {
+        // recomputed: the scheduler's new due date after a calendar change.
+        if (e.type == "deadline.recomputed" && !current) {
+          s.version = e.version;
+          s.history.push_back({e.version, e.type, ""});
+          return s;
+        }
+        if (e.type == "deadline.extended" && !current) return corrupt("extends a deadline that is not open");
+        OpenDeadline d = e.type != "deadline.started" ? it->second : OpenDeadline{};
         if (e.type == "deadline.extended") {
-          if (!current) return corrupt("extends a deadline that is not open");
           d.extensions += 1;
           d.pending_days.reset();
           d.pending_reason.clear();
@@ -538,6 +545,28 @@ Result<CaseState> Apply(const WorkflowDefinition& def, CaseState s, const CaseEv
 
   const Transition* t = def.TransitionForEvent(e.type);
   if (t == nullptr) return corrupt("not an event of " + def.id + " v" + std::to_string(def.version));
+  if (t->external) {
+    if (!s.exists()) {
+      if (!t->opens) return corrupt("an external event that cannot open a case came first");
+      if (p.contains("workflow") && p["workflow"].is_object() &&
+          (p["workflow"].value("id", "") != def.id || p["workflow"].value("version", 0) != def.version))
+        return corrupt("first event names another workflow version than " + def.id + " v" +
+                       std::to_string(def.version));
+      s.case_id = e.stream_id;
+      s.workflow_id = def.id;
+      s.workflow_version = def.version;
+      s.opened_at = e.occurred_at;
+      s.state = def.InitialState();
+    } else if (!t->to.empty() && s.state != kVoidedState) {
+      s.state = t->to;
+    }
+    if (!s.facts.contains("office") && p.contains("office") && p["office"].is_string()) s.facts["office"] = p["office"];
+    s.external.push_back({{"version", e.version}, {"type", e.type}, {"fact", p}});
+    s.version = e.version;
+    s.last_occurred_at = e.occurred_at;
+    s.history.push_back({e.version, e.type, ""});
+    return s;
+  }
   if (t->opens != !s.exists()) return corrupt(t->opens ? "opens a case that exists" : "the case has not been opened");
   if (!p.contains("data") || !p["data"].is_object() || !p.contains("command") || !p["command"].is_string())
     return corrupt("payload lacks command/data");

@@ -23,7 +23,12 @@
 //     deadline.cleared  {"deadline", "generation", "by_event"}
 //   and from the deadline scheduler (Apply accepts them; stale generations
 //   are ignored): deadline.warning / deadline.overdue (or the definition's
-//   on_expiry) {"deadline", "generation"}.
+//   on_expiry) {"deadline", "generation"}; deadline.recomputed (new due
+//   fields after a calendar change); other deadline.* facts such as
+//   deadline.escalated are recorded in history and change nothing else.
+// - external events (Transition::external): the fact itself as payload; an
+//   opening one may carry "workflow": {"id", "version"} (without it the
+//   command handler replays the case under the lowest loaded version).
 // A new deadline of the same name (e.g. a new rectification deadline after a
 // failed verification) has generation + 1.
 #ifndef XIAOHAO_ENGINE_WORKFLOW_H_
@@ -91,6 +96,7 @@ struct CaseState {
   };
   std::vector<Entry> history;
   std::vector<nlohmann::json> corrections;  // {"version", "corrects_version", "fields", "reason"}
+  std::vector<nlohmann::json> external;     // external facts: {"version", "type", "fact"}
 
   bool exists() const { return version > 0; }
   std::string office() const;      // the responsible unit (facts.office)

@@ -233,7 +233,7 @@ CommandSpec CommonCommand(CommandKind kind, const std::vector<std::string>& role
 
 const Transition* FindOpening(const WorkflowDefinition& d) {
   for (const auto& t : d.transitions)
-    if (t.opens) return &t;
+    if (t.opens && !t.external) return &t;
   return nullptr;
 }
 
@@ -554,6 +554,44 @@ std::optional<WorkflowDefinition> CheckWorkflowDefinition(const std::string& jso
         event_target[tr.event] = tr.to;
       }
       if (ck.count() == before) d.transitions.push_back(std::move(tr));
+    }
+  }
+  // External events: facts appended by other components.
+  if (doc.contains("external_events")) {
+    if (!doc["external_events"].is_array()) {
+      ck.Add("/external_events", "expected an array");
+    } else {
+      for (size_t i = 0; i < doc["external_events"].size(); ++i) {
+        const auto& t = doc["external_events"][i];
+        std::string p = "/external_events/" + std::to_string(i);
+        Transition tr;
+        tr.external = true;
+        std::string ev, title;
+        if (!t.is_object() || !ck.Str(t, "event", p, &ev)) {
+          if (!t.is_object()) ck.Add(p, "expected an object");
+          continue;
+        }
+        (void)ck.Str(t, "title", p, &title);
+        if (!IsName(ev)) {
+          ck.Add(p + "/event", "event name must be [a-z][a-z0-9_]*, got \"" + ev + "\"");
+          continue;
+        }
+        tr.event = d.id + "." + ev;
+        tr.opens = t.value("opens", false);
+        if (t.contains("to")) {
+          if (!t["to"].is_string() || !d.FindState(t["to"].get<std::string>())) {
+            ck.Add(p + "/to", "unknown state " + t["to"].dump());
+            continue;
+          }
+          tr.to = t["to"].get<std::string>();
+        }
+        if (event_target.count(tr.event)) {
+          ck.Add(p + "/event", "event \"" + ev + "\" is already emitted by a command");
+          continue;
+        }
+        event_target[tr.event] = tr.to;
+        d.transitions.push_back(std::move(tr));
+      }
     }
   }
   for (size_t i = 0; i < d.commands.size(); ++i) {

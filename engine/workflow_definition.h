@@ -16,6 +16,8 @@
 //   Apply can replay an event without the command that caused it.
 // - roles are inspector, supervisor, province_approver, enterprise, admin,
 //   system (auditor is read-only and may send nothing).
+// - external_events lists facts appended by other components (see
+//   Transition::external).
 // - common_commands declares the roles for reassign, correct and void; their
 //   payloads are fixed by the engine (a written reason is always required).
 //
@@ -97,6 +99,12 @@ struct Transition {
   Condition when;
   std::string event;  // full event type, e.g. "risk_item.closed"
   std::string to;     // empty: the state does not change
+  // An external event: a fact another part of the system appends (e.g. the
+  // deadline scheduler's office_escalation.item_escalated), never decided
+  // from a command. Its payload is the fact itself (no command/data
+  // envelope); it is accepted in any state; when `opens` and the case does
+  // not exist yet it opens it in the initial state.
+  bool external = false;
 };
 
 // How a deadline's last day is found when an event starts it.
