@@ -21,6 +21,10 @@ void RegisterStoreCommands(CLI::App& app, int* exit_code);
 void RegisterCalendarCommands(CLI::App& app, int* exit_code);
 // workflows check
 void RegisterWorkflowCommands(CLI::App& app, int* exit_code);
+// users add, list, revoke, rotate (adapters/users.h)
+void RegisterUserCommands(CLI::App& app, int* exit_code);
+// serve: the HTTP/JSON service (adapters/service.h, adapters/http_server.h)
+void RegisterServeCommands(CLI::App& app, int* exit_code);
 
 // The repository's workflows/ directory, found from the running binary's
 // location (build/xiaohao -> ../workflows), so commands work from any directory.

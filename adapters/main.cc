@@ -15,6 +15,8 @@ int main(int argc, char** argv) {
   xiaohao::RegisterStoreCommands(app, &exit_code);
   xiaohao::RegisterCalendarCommands(app, &exit_code);
   xiaohao::RegisterWorkflowCommands(app, &exit_code);
+  xiaohao::RegisterUserCommands(app, &exit_code);
+  xiaohao::RegisterServeCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

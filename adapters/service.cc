@@ -1,0 +1,789 @@
+#include "adapters/service.h"
+
+#include <openssl/rand.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <functional>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "adapters/event_json.h"
+#include "adapters/metrics.h"
+#include "adapters/users.h"
+#include "engine/calendar.h"
+#include "engine/command_handler.h"
+#include "engine/jurisdiction.h"
+#include "engine/rejection.h"
+#include "engine/workflow_registry.h"
+#include "store/event_store.h"
+#include "store/time_format.h"
+
+namespace xiaohao {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr size_t kDefaultPageSize = 100;
+constexpr size_t kMaxPageSize = 1000;
+constexpr size_t kMaxIdempotencyKey = 200;
+constexpr char kIdempotencyPrefix[] = "svc/idem/";
+
+// An answer that is not a success, before it becomes JSON.
+struct ApiError {
+  int status = 500;
+  std::string code;
+  std::string message;
+  std::string field;
+  std::optional<uint64_t> current_version;
+};
+
+HttpResponse JsonResponse(int status, const json& body) {
+  HttpResponse r;
+  r.status = status;
+  r.body = body.dump();
+  return r;
+}
+
+HttpResponse ErrorResponse(const ApiError& e) {
+  json err{{"code", e.code}, {"message", e.message}, {"field", e.field.empty() ? json(nullptr) : json(e.field)}};
+  if (e.current_version) err["current_version"] = *e.current_version;
+  HttpResponse r = JsonResponse(e.status, json{{"error", err}});
+  if (e.status == 401) r.headers.emplace_back("WWW-Authenticate", "Bearer");
+  return r;
+}
+
+// The engine's "<code>: <zh> | <en>" without its code.
+std::string WithoutCode(const std::string& message, const std::string& code) {
+  if (!code.empty() && message.rfind(code + ": ", 0) == 0) return message.substr(code.size() + 2);
+  return message;
+}
+
+// Status codes to HTTP (service.h lists the contract).
+ApiError FromStatus(const Status& s) {
+  ApiError e;
+  e.message = s.message();
+  e.field = s.field();
+  std::string rc = RejectionCode(s);
+  switch (s.code()) {
+    case StatusCode::kInvalidArgument: e.status = 400; e.code = "invalid_argument"; break;
+    case StatusCode::kUnauthenticated: e.status = 401; e.code = "unauthenticated"; break;
+    case StatusCode::kPermissionDenied:
+      e.status = 403;
+      e.code = rc.empty() ? "permission_denied" : rc;
+      e.message = WithoutCode(s.message(), rc);
+      break;
+    case StatusCode::kNotFound: e.status = 404; e.code = "not_found"; break;
+    case StatusCode::kVersionConflict:
+      e.status = 409;
+      e.code = "version_conflict";
+      e.current_version = s.actual_version();
+      break;
+    case StatusCode::kAlreadyExists: e.status = 409; e.code = "already_exists"; break;
+    case StatusCode::kRejected:
+      e.status = 422;
+      e.code = rc.empty() ? "rejected" : rc;
+      e.message = WithoutCode(s.message(), rc);
+      break;
+    // A calendar year not yet published, a workflow version not loaded: the
+    // command cannot be decided now (DOMAIN.md: never guessed).
+    case StatusCode::kFailedPrecondition: e.status = 422; e.code = "failed_precondition"; break;
+    case StatusCode::kReadOnly: e.status = 503; e.code = "read_only"; break;
+    case StatusCode::kIOError: e.status = 503; e.code = "store_failed"; break;
+    case StatusCode::kCorruption: e.status = 500; e.code = "corruption"; break;
+    default: e.status = 500; e.code = "internal"; break;
+  }
+  return e;
+}
+
+std::string Sha256Hex(const std::string& s) { return HashToken(s); }
+
+std::string RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    // Only uniqueness matters here, not secrecy: fall back to time and a counter.
+    static std::atomic<uint64_t> counter{0};
+    raw = std::to_string(std::chrono::steady_clock::now().time_since_epoch().count()) + "/" +
+          std::to_string(counter.fetch_add(1));
+  }
+  return Sha256Hex(raw).substr(0, bytes * 2);
+}
+
+int HexValue(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string PercentDecode(const std::string& s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '%' && i + 2 < s.size() && HexValue(s[i + 1]) >= 0 && HexValue(s[i + 2]) >= 0) {
+      out.push_back(static_cast<char>(HexValue(s[i + 1]) * 16 + HexValue(s[i + 2])));
+      i += 2;
+    } else if (plus_is_space && s[i] == '+') {
+      out.push_back(' ');
+    } else {
+      out.push_back(s[i]);
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> SplitPath(const std::string& path) {
+  std::vector<std::string> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    if (path[i] == '/') {
+      ++i;
+      continue;
+    }
+    size_t j = path.find('/', i);
+    if (j == std::string::npos) j = path.size();
+    parts.push_back(PercentDecode(path.substr(i, j - i), false));
+    i = j;
+  }
+  return parts;
+}
+
+std::map<std::string, std::string> ParseQuery(const std::string& q) {
+  std::map<std::string, std::string> out;
+  size_t i = 0;
+  while (i < q.size()) {
+    size_t amp = q.find('&', i);
+    if (amp == std::string::npos) amp = q.size();
+    std::string kv = q.substr(i, amp - i);
+    size_t eq = kv.find('=');
+    if (!kv.empty())
+      out[PercentDecode(kv.substr(0, eq), true)] =
+          eq == std::string::npos ? "" : PercentDecode(kv.substr(eq + 1), true);
+    i = amp + 1;
+  }
+  return out;
+}
+
+// One lock per key (a case id, an idempotency scope), held while a command
+// goes from check to durable append.
+class KeyedMutex {
+ public:
+  class Guard {
+   public:
+    Guard(KeyedMutex* m, std::string key) : m_(m), key_(std::move(key)) {}
+    Guard(Guard&& o) noexcept : m_(o.m_), key_(std::move(o.key_)) { o.m_ = nullptr; }
+    Guard(const Guard&) = delete;
+    ~Guard() {
+      if (m_ != nullptr) m_->Unlock(key_);
+    }
+
+   private:
+    KeyedMutex* m_;
+    std::string key_;
+  };
+  Guard Lock(const std::string& key) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return held_.count(key) == 0; });
+    held_.insert(key);
+    return Guard(this, key);
+  }
+
+ private:
+  void Unlock(const std::string& key) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      held_.erase(key);
+    }
+    cv_.notify_all();
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::set<std::string> held_;  // GUARDED_BY(mu_)
+};
+
+// The unique part of a new case id: its UTC date, for people reading ids,
+// then 48 random bits, e.g. "20250926-3f9a0c12be47".
+std::string NewCaseUnique(UnixMicros now) {
+  std::string date = FormatRfc3339Utc(now).substr(0, 10);  // YYYY-MM-DD
+  return date.substr(0, 4) + date.substr(5, 2) + date.substr(8, 2) + "-" + RandomHex(6);
+}
+
+bool Is2xx(int status) { return status >= 200 && status < 300; }
+
+}  // namespace
+
+struct Service::Impl {
+  // One request on its way through a route.
+  struct Call {
+    const HttpRequest& req;
+    std::string path;
+    std::map<std::string, std::string> query;
+    std::vector<std::string> params;  // the {placeholders} of the route, in order
+    User user;
+  };
+  using Handler = HttpResponse (Impl::*)(Call&);
+  struct Route {
+    const char* method;
+    std::vector<std::string> pattern;  // "{}" matches one segment
+    std::string name;                  // for metrics: "GET /v1/cases/{id}"
+    bool needs_token;
+    Handler handler;
+  };
+
+  ServiceOptions options;
+  Clock* clock = nullptr;
+  BusinessCalendar calendar;
+  JurisdictionTree tree;
+  WorkflowRegistry registry;
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<CommandHandler> commands;
+  std::unique_ptr<Authenticator> auth;
+  ServiceMetrics metrics;
+  KeyedMutex case_locks;
+  KeyedMutex idempotency_locks;
+  std::vector<Route> routes;
+  std::atomic<bool> draining{false};
+  std::atomic<size_t> in_flight{0};
+  std::string startup_report;
+
+  void BuildRoutes() {
+    // The routing table. Later endpoints slot in here: GET /v1/risk-list,
+    // GET /v1/deadlines?status=overdue|upcoming&within=7d, rates, plan
+    // progress, dossiers, reports and the audit trail, each with its handler
+    // below and its entry in doc/openapi.yaml.
+    routes = {
+        {"GET", {"healthz"}, "GET /healthz", false, &Impl::Healthz},
+        {"GET", {"metrics"}, "GET /metrics", false, &Impl::Metrics},
+        {"GET", {"v1", "openapi.yaml"}, "GET /v1/openapi.yaml", false, &Impl::OpenApi},
+        {"POST", {"v1", "cases"}, "POST /v1/cases", true, &Impl::OpenCase},
+        {"GET", {"v1", "cases", "{}"}, "GET /v1/cases/{id}", true, &Impl::GetCase},
+        {"POST", {"v1", "cases", "{}", "commands"}, "POST /v1/cases/{id}/commands", true, &Impl::SendCommand},
+        {"GET", {"v1", "cases", "{}", "events"}, "GET /v1/cases/{id}/events", true, &Impl::ListEvents},
+        {"GET", {"v1", "verify"}, "GET /v1/verify", true, &Impl::VerifyChain},
+    };
+  }
+
+  static bool Match(const Route& r, const std::vector<std::string>& segs, std::vector<std::string>* params) {
+    if (r.pattern.size() != segs.size()) return false;
+    params->clear();
+    for (size_t i = 0; i < segs.size(); ++i) {
+      if (r.pattern[i] == "{}") {
+        if (segs[i].empty()) return false;
+        params->push_back(segs[i]);
+      } else if (r.pattern[i] != segs[i]) {
+        return false;
+      }
+    }
+    return true;
+  }
+
+  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name) {
+    std::string target = req.target;
+    size_t q = target.find('?');
+    std::string path = target.substr(0, q);
+    std::string query = q == std::string::npos ? "" : target.substr(q + 1);
+    std::vector<std::string> segs = SplitPath(path);
+
+    const Route* route = nullptr;
+    std::vector<std::string> params;
+    bool path_known = false;
+    for (const auto& r : routes) {
+      if (!Match(r, segs, &params)) continue;
+      path_known = true;
+      if (req.method == r.method) {
+        route = &r;
+        break;
+      }
+    }
+    if (route == nullptr) {
+      *route_name = "unmatched";
+      if (path_known) {
+        HttpResponse r = ErrorResponse({405, "method_not_allowed", req.method + " is not allowed on " + path, "", {}});
+        return r;
+      }
+      return ErrorResponse({404, "no_route", "no endpoint " + path + " (see /v1/openapi.yaml)", "", {}});
+    }
+    *route_name = route->name;
+    if (draining.load()) return ErrorResponse({503, "shutting_down", "the server is shutting down; retry", "", {}});
+    if (req.body.size() > options.max_body_bytes)
+      return ErrorResponse({413, "body_too_large",
+                            "the body has " + std::to_string(req.body.size()) + " bytes; the limit is " +
+                                std::to_string(options.max_body_bytes),
+                            "", {}});
+    Call call{req, path, ParseQuery(query), params, User{}};
+    if (route->needs_token) {
+      auto it = req.headers.find("authorization");
+      std::string token;
+      if (it != req.headers.end()) {
+        const std::string& h = it->second;
+        if (h.size() > 7 && (h.compare(0, 7, "Bearer ") == 0 || h.compare(0, 7, "bearer ") == 0)) token = h.substr(7);
+        else return ErrorResponse({401, "unauthenticated", "the Authorization header is not \"Bearer <token>\"", "", {}});
+      }
+      auto user = auth->Authenticate(token, clock->Now());
+      if (!user.ok()) return ErrorResponse(FromStatus(user.status()));
+      call.user = std::move(*user);
+    }
+    return (this->*(route->handler))(call);
+  }
+
+  // --- helpers -------------------------------------------------------------
+
+  // May the user see this case? (service.h: jurisdiction subtree, own
+  // enterprise, admin everywhere.)
+  std::optional<ApiError> CheckVisible(const User& u, const CaseState& s) const {
+    if (u.role == "admin") return std::nullopt;
+    if (u.role == "enterprise") {
+      if (!u.enterprise.empty() && s.enterprise() == u.enterprise) return std::nullopt;
+      return ApiError{403, "outside_jurisdiction", "an enterprise may see its own cases only", "", {}};
+    }
+    if (!u.unit.empty() && !s.office().empty() && tree.IsWithin(s.office(), u.unit)) return std::nullopt;
+    return ApiError{403, "outside_jurisdiction",
+                    "case " + s.case_id + " belongs to " + (s.office().empty() ? "no unit" : s.office()) +
+                        ", outside the jurisdiction of " + u.unit,
+                    "", {}};
+  }
+
+  std::optional<ApiError> CheckWritable(const User& u) const {
+    if (options.read_only)
+      return ApiError{503, "read_only", "this server was started with --read-only: commands are refused", "", {}};
+    Status bg = store->BackgroundError();
+    if (!bg.ok())
+      return ApiError{503, "store_failed",
+                      "the store refuses writes after a fault (" + bg.message() + "); an operator must restart it",
+                      "", {}};
+    if (u.role == "auditor")
+      return ApiError{403, "role_not_allowed", "an auditor reads and never writes", "", {}};
+    return std::nullopt;
+  }
+
+  static Result<json> ParseBodyObject(const std::string& body) {
+    json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) return Status::InvalidArgument("the body is not valid JSON", "");
+    if (!j.is_object()) return Status::InvalidArgument("the body must be a JSON object", "");
+    return j;
+  }
+
+  static HttpResponse BadRequest(const std::string& code, const std::string& message, const std::string& field) {
+    return ErrorResponse({400, code, message, field, {}});
+  }
+
+  json EventsJson(const std::vector<RecordedEvent>& events) const {
+    json arr = json::array();
+    for (const auto& e : events) {
+      json j = EventToJson(e);
+      j.erase("payload_json");
+      j.erase("recorded_at_us");
+      arr.push_back(std::move(j));
+    }
+    return arr;
+  }
+
+  Result<json> WrittenEvents(const CommandOutcome& out) {
+    if (out.first_version == 0) return json::array();
+    ASSIGN_OR_RETURN(auto events,
+                     store->ReadStream(out.case_id, out.first_version, out.last_version - out.first_version + 1));
+    return EventsJson(events);
+  }
+
+  // Runs `run` under the caller's Idempotency-Key, if any (service.h).
+  // `run` gets the command id to use.
+  HttpResponse WithIdempotency(Call& c, const std::function<HttpResponse(const std::string&)>& run) {
+    auto it = c.req.headers.find("idempotency-key");
+    if (it == c.req.headers.end()) return run("req-" + RandomHex(16));
+    const std::string& key = it->second;
+    if (key.empty() || key.size() > kMaxIdempotencyKey)
+      return BadRequest("invalid_idempotency_key", "Idempotency-Key must be 1..200 bytes", "Idempotency-Key");
+    std::string scope = Sha256Hex(c.user.id + "\n" + key);
+    std::string aux_key = kIdempotencyPrefix + scope;
+    std::string fingerprint = Sha256Hex(c.req.method + " " + c.path + "\n" + c.req.body);
+    std::string command_id = "idem-" + scope;
+
+    auto guard = idempotency_locks.Lock(aux_key);
+    auto stored = store->GetAux(aux_key);
+    if (!stored.ok()) return ErrorResponse(FromStatus(stored.status()));
+    if (stored->has_value()) {
+      json rec = json::parse(**stored, nullptr, false);
+      if (rec.is_object() && rec.value("fingerprint", "") != fingerprint)
+        return ErrorResponse({422, "idempotency_key_reused",
+                              "this Idempotency-Key was used with a different request; use a new key",
+                              "Idempotency-Key", {}});
+      if (rec.is_object() && rec.contains("status") && rec.contains("body")) {
+        HttpResponse r;
+        r.status = rec["status"].get<int>();
+        r.body = rec["body"].get<std::string>();
+        r.headers.emplace_back("Idempotency-Replayed", "true");
+        return r;
+      }
+      // A pending record: an earlier attempt stopped between its record and
+      // its answer. Running again with the same command id is safe: the
+      // store returns what that attempt wrote, if anything.
+    } else {
+      if (auto w = CheckWritable(c.user)) return ErrorResponse(*w);
+      AuxBatch b;
+      b.Put(aux_key, json{{"fingerprint", fingerprint}, {"user", c.user.id}}.dump());
+      Status s = store->WriteAux(b, /*sync=*/true);
+      if (!s.ok()) return ErrorResponse(FromStatus(s));
+    }
+    HttpResponse r = run(command_id);
+    AuxBatch b;
+    if (Is2xx(r.status)) {
+      b.Put(aux_key, json{{"fingerprint", fingerprint}, {"user", c.user.id}, {"status", r.status}, {"body", r.body}}
+                         .dump());
+    } else {
+      b.Delete(aux_key);  // nothing was written: the key may be used again
+    }
+    Status s = store->WriteAux(b, /*sync=*/true);
+    (void)s;  // the answer stands; a lost record only means a retry re-runs by command id
+    return r;
+  }
+
+  // Executes one command and times it.
+  Result<CommandOutcome> Execute(const Command& cmd, const User& u) {
+    auto start = std::chrono::steady_clock::now();
+    auto out = commands->Execute(cmd, u.ToActor());
+    double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    std::string outcome = "ok";
+    uint64_t appended = 0;
+    if (!out.ok()) {
+      switch (out.status().code()) {
+        case StatusCode::kRejected: outcome = "rejected"; break;
+        case StatusCode::kPermissionDenied: outcome = "denied"; break;
+        case StatusCode::kVersionConflict: outcome = "conflict"; break;
+        case StatusCode::kInvalidArgument: outcome = "invalid"; break;
+        default: outcome = "error"; break;
+      }
+    } else if (out->duplicate) {
+      outcome = "duplicate";
+    } else {
+      appended = out->last_version - out->first_version + 1;
+    }
+    metrics.CountCommand(outcome, appended, secs);
+    return out;
+  }
+
+  // Common fields of a command body: occurred_at and payload.
+  static std::optional<HttpResponse> ReadCommandFields(const json& body, Command* cmd) {
+    if (body.contains("occurred_at") && !body["occurred_at"].is_null()) {
+      if (!body["occurred_at"].is_string())
+        return BadRequest("invalid_argument", "occurred_at must be an RFC 3339 string", "/occurred_at");
+      cmd->occurred_at = body["occurred_at"].get<std::string>();
+    }
+    if (body.contains("payload") && !body["payload"].is_null()) {
+      if (!body["payload"].is_object())
+        return BadRequest("invalid_argument", "payload must be a JSON object", "/payload");
+      cmd->payload = body["payload"];
+    }
+    return std::nullopt;
+  }
+
+  // --- endpoints -----------------------------------------------------------
+
+  HttpResponse Healthz(Call&) {
+    Status bg = options.read_only ? Status::OK() : store->BackgroundError();
+    json j{{"status", draining.load() ? "draining" : (bg.ok() ? "ok" : "store_failed")},
+           {"read_only", options.read_only},
+           {"head", store->DurableHead()}};
+    return JsonResponse(bg.ok() ? 200 : 503, j);
+  }
+
+  HttpResponse Metrics(Call&) {
+    std::ostringstream extra;
+    extra << "# HELP xiaohao_store_head_position The last durable global position.\n"
+             "# TYPE xiaohao_store_head_position gauge\n"
+             "xiaohao_store_head_position "
+          << store->DurableHead() << "\n";
+    extra << "# HELP xiaohao_store_writable 1 when the store accepts writes.\n"
+             "# TYPE xiaohao_store_writable gauge\n"
+             "xiaohao_store_writable "
+          << ((options.read_only || !store->BackgroundError().ok()) ? 0 : 1) << "\n";
+    extra << "# HELP xiaohao_http_requests_in_flight Requests being handled.\n"
+             "# TYPE xiaohao_http_requests_in_flight gauge\n"
+             "xiaohao_http_requests_in_flight "
+          << in_flight.load() << "\n";
+    // The deadline scheduler will add open/overdue deadlines, subscription
+    // lag and alert backlog here once it runs inside the service.
+    HttpResponse r;
+    r.content_type = "text/plain; version=0.0.4; charset=utf-8";
+    r.body = metrics.Render(extra.str());
+    return r;
+  }
+
+  HttpResponse OpenApi(Call&) {
+    std::ifstream in(options.openapi_path, std::ios::binary);
+    if (!in) return ErrorResponse({404, "not_found", "no OpenAPI file at " + options.openapi_path, "", {}});
+    std::stringstream ss;
+    ss << in.rdbuf();
+    HttpResponse r;
+    r.content_type = "application/yaml; charset=utf-8";
+    r.body = ss.str();
+    return r;
+  }
+
+  HttpResponse OpenCase(Call& c) {
+    if (auto w = CheckWritable(c.user)) return ErrorResponse(*w);
+    auto body = ParseBodyObject(c.req.body);
+    if (!body.ok()) return BadRequest("malformed_json", body.status().message(), "");
+    if (!body->contains("workflow") || !(*body)["workflow"].is_string())
+      return BadRequest("invalid_argument", "workflow (a workflow id) is required", "/workflow");
+    std::string wf = (*body)["workflow"].get<std::string>();
+    const WorkflowDefinition* def = registry.Latest(wf);
+    if (def == nullptr)
+      return ErrorResponse({422, "unknown_workflow", "no workflow \"" + wf + "\" is loaded", "/workflow", {}});
+    // The opening command: the one named, or the workflow's first opening
+    // transition (engine/workflow_definition.h: Transition::opens).
+    std::string opening;
+    if (body->contains("command")) {
+      if (!(*body)["command"].is_string())
+        return BadRequest("invalid_argument", "command must be a string", "/command");
+      opening = (*body)["command"].get<std::string>();
+      const CommandSpec* spec = def->FindCommand(opening);
+      if (spec == nullptr || !spec->opens_case)
+        return ErrorResponse({422, "not_an_opening_command", opening + " does not open a " + wf + " case", "/command", {}});
+    } else {
+      for (const auto& t : def->transitions)
+        if (t.opens) {
+          opening = t.command;
+          break;
+        }
+      if (opening.empty())
+        return ErrorResponse({422, "unknown_workflow", "workflow " + wf + " has no opening command", "/workflow", {}});
+    }
+    Command cmd;
+    cmd.name = opening;
+    if (auto bad = ReadCommandFields(*body, &cmd)) return *bad;
+
+    return WithIdempotency(c, [&](const std::string& command_id) {
+      if (auto w = CheckWritable(c.user)) return ErrorResponse(*w);
+      // With an Idempotency-Key the case id is derived from it, so a retry
+      // finds the case the first attempt opened.
+      bool keyed = command_id.rfind("idem-", 0) == 0;
+      cmd.case_id = wf + "-" + (keyed ? command_id.substr(5, 24) : NewCaseUnique(clock->Now()));
+      cmd.command_id = command_id;
+      auto guard = case_locks.Lock(cmd.case_id);
+      auto out = Execute(cmd, c.user);
+      if (!out.ok()) return ErrorResponse(FromStatus(out.status()));
+      auto events = WrittenEvents(*out);
+      if (!events.ok()) return ErrorResponse(FromStatus(events.status()));
+      return JsonResponse(201, json{{"case_id", out->case_id},
+                                    {"version", out->state.version},
+                                    {"state", out->state.state},
+                                    {"events", *events}});
+    });
+  }
+
+  HttpResponse SendCommand(Call& c) {
+    if (auto w = CheckWritable(c.user)) return ErrorResponse(*w);
+    const std::string& case_id = c.params[0];
+    auto body = ParseBodyObject(c.req.body);
+    if (!body.ok()) return BadRequest("malformed_json", body.status().message(), "");
+    if (!body->contains("command") || !(*body)["command"].is_string())
+      return BadRequest("invalid_argument", "command (a command name) is required", "/command");
+    Command cmd;
+    cmd.case_id = case_id;
+    cmd.name = (*body)["command"].get<std::string>();
+    if (auto bad = ReadCommandFields(*body, &cmd)) return *bad;
+    std::optional<uint64_t> expected;
+    if (body->contains("expected_version") && !(*body)["expected_version"].is_null()) {
+      const json& ev = (*body)["expected_version"];
+      if (!ev.is_number_unsigned() && !(ev.is_number_integer() && ev.get<int64_t>() >= 0))
+        return BadRequest("invalid_argument", "expected_version must be a non-negative integer", "/expected_version");
+      expected = ev.get<uint64_t>();
+    }
+    auto wf = WorkflowOfCaseId(case_id);
+    if (!wf.ok()) return ErrorResponse(FromStatus(wf.status()));
+
+    return WithIdempotency(c, [&](const std::string& command_id) {
+      if (auto w = CheckWritable(c.user)) return ErrorResponse(*w);
+      cmd.command_id = command_id;
+      auto guard = case_locks.Lock(case_id);
+      auto state = commands->LoadCase(case_id);
+      if (!state.ok()) {
+        if (state.status().code() == StatusCode::kNotFound)
+          return ErrorResponse({404, "case_not_found", "no case " + case_id, "", {}});
+        return ErrorResponse(FromStatus(state.status()));
+      }
+      if (auto denied = CheckVisible(c.user, *state)) return ErrorResponse(*denied);
+      if (expected && *expected != state->version)
+        return ErrorResponse({409, "version_conflict",
+                              "case " + case_id + " is at version " + std::to_string(state->version) +
+                                  ", not the expected " + std::to_string(*expected) + "; reload and retry",
+                              "/expected_version", state->version});
+      auto out = Execute(cmd, c.user);
+      if (!out.ok()) return ErrorResponse(FromStatus(out.status()));
+      auto events = WrittenEvents(*out);
+      if (!events.ok()) return ErrorResponse(FromStatus(events.status()));
+      return JsonResponse(200, json{{"case_id", out->case_id},
+                                    {"version", out->state.version},
+                                    {"first_version", out->first_version},
+                                    {"state", out->state.state},
+                                    {"duplicate", out->duplicate},
+                                    {"events", *events}});
+    });
+  }
+
+  // Loads a case the caller may see, or the error to answer.
+  Result<CaseState> LoadVisible(const User& u, const std::string& case_id, std::optional<ApiError>* err) {
+    auto wf = WorkflowOfCaseId(case_id);
+    if (!wf.ok()) {
+      *err = FromStatus(wf.status());
+      return wf.status();
+    }
+    auto state = commands->LoadCase(case_id);
+    if (!state.ok()) {
+      *err = state.status().code() == StatusCode::kNotFound
+                 ? ApiError{404, "case_not_found", "no case " + case_id, "", {}}
+                 : FromStatus(state.status());
+      return state.status();
+    }
+    if (auto denied = CheckVisible(u, *state)) {
+      *err = denied;
+      return Status(StatusCode::kPermissionDenied, denied->message);
+    }
+    return state;
+  }
+
+  HttpResponse GetCase(Call& c) {
+    std::optional<ApiError> err;
+    auto state = LoadVisible(c.user, c.params[0], &err);
+    if (!state.ok()) return ErrorResponse(*err);
+    json full = state->ToJson();
+    json deadlines = json::array();
+    for (auto& [name, d] : full["deadlines"].items()) {
+      json x = d;
+      x["name"] = name;
+      deadlines.push_back(std::move(x));
+    }
+    return JsonResponse(200, json{{"case_id", state->case_id},
+                                  {"workflow", state->workflow_id},
+                                  {"workflow_version", state->workflow_version},
+                                  {"state", state->state},
+                                  {"version", state->version},
+                                  {"deadlines", deadlines},
+                                  {"facts", full["facts"]},
+                                  {"opened_at", state->opened_at},
+                                  {"last_occurred_at", state->last_occurred_at},
+                                  {"corrections", full["corrections"]}});
+  }
+
+  HttpResponse ListEvents(Call& c) {
+    size_t limit = kDefaultPageSize;
+    uint64_t from = 1;
+    if (auto it = c.query.find("limit"); it != c.query.end()) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
+      if (it->second.empty() || *end != '\0' || v < 1 || v > kMaxPageSize)
+        return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
+      limit = static_cast<size_t>(v);
+    }
+    if (auto it = c.query.find("cursor"); it != c.query.end()) {
+      // The cursor is the next version to read, "v<N>"; opaque to clients.
+      const std::string& cur = it->second;
+      char* end = nullptr;
+      unsigned long long v = cur.size() > 1 && cur[0] == 'v' ? std::strtoull(cur.c_str() + 1, &end, 10) : 0;
+      if (v < 1 || end == nullptr || *end != '\0')
+        return BadRequest("invalid_argument", "cursor is not one this server gave out", "cursor");
+      from = v;
+    }
+    std::optional<ApiError> err;
+    auto state = LoadVisible(c.user, c.params[0], &err);
+    if (!state.ok()) return ErrorResponse(*err);
+    auto events = store->ReadStream(c.params[0], from, limit + 1);
+    if (!events.ok()) return ErrorResponse(FromStatus(events.status()));
+    json next = nullptr;
+    if (events->size() > limit) {
+      next = "v" + std::to_string((*events)[limit].version);
+      events->resize(limit);
+    }
+    return JsonResponse(200, json{{"case_id", c.params[0]}, {"events", EventsJson(*events)}, {"next_cursor", next}});
+  }
+
+  HttpResponse VerifyChain(Call& c) {
+    if (c.user.role == "enterprise")
+      return ErrorResponse({403, "role_not_allowed", "chain verification is for regulators and auditors", "", {}});
+    auto report = store->Verify();
+    if (!report.ok()) return ErrorResponse(FromStatus(report.status()));
+    json j{{"ok", report->ok}, {"events", report->events}, {"head", HashToHex(report->head)}};
+    if (!report->ok) {
+      j["bad_position"] = report->bad_position;
+      j["reason"] = report->reason;
+    }
+    return JsonResponse(200, j);
+  }
+};
+
+Service::Service(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+Service::~Service() = default;
+
+Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->clock = options.clock != nullptr ? options.clock : SystemClock::Default();
+  if (impl->options.openapi_path.empty()) impl->options.openapi_path = options.workflows_dir + "/../doc/openapi.yaml";
+
+  auto cal = BusinessCalendar::LoadDir(options.workflows_dir + "/calendars");
+  if (!cal.ok()) return cal.status().WithContext("loading calendars");
+  impl->calendar = std::move(*cal);
+  auto tree = JurisdictionTree::LoadDir(options.workflows_dir + "/jurisdictions");
+  if (!tree.ok()) return tree.status().WithContext("loading jurisdictions");
+  impl->tree = std::move(*tree);
+  RETURN_IF_ERROR(impl->registry.LoadDir(options.workflows_dir + "/definitions").WithContext("loading workflows"));
+
+  StoreOptions so;
+  so.path = options.data_dir;
+  so.read_only = options.read_only;
+  so.clock = impl->clock;
+  auto store = EventStore::Open(so);
+  if (!store.ok()) return store.status().WithContext("opening " + options.data_dir);
+  impl->store = std::move(*store);
+
+  // A full walk of the chain at every start. TODO(issue 8): resume from the
+  // last verified (position, hash) kept in aux once stores grow large.
+  auto report = impl->store->Verify();
+  if (!report.ok()) return report.status().WithContext("verifying the chain");
+  if (!report->ok) {
+    std::string what = "the hash chain is broken at position " + std::to_string(report->bad_position) + ": " +
+                       report->reason;
+    if (!options.read_only)
+      return Status::Corruption(what + "; refusing to serve (start with --read-only to serve reads)");
+    impl->startup_report = "WARNING: " + what + " (serving read-only)";
+  } else {
+    impl->startup_report = "chain verified: " + std::to_string(report->events) + " events, head " +
+                           HashToHex(report->head);
+  }
+
+  RETURN_IF_ERROR(impl->registry.LoadFromStore(*impl->store).WithContext("loading recorded workflow versions"));
+  if (!options.read_only)
+    RETURN_IF_ERROR(impl->registry.RecordInStore(*impl->store, impl->clock->Now())
+                        .WithContext("recording workflow versions"));
+
+  impl->commands = std::make_unique<CommandHandler>(impl->store.get(), &impl->registry, &impl->calendar,
+                                                    &impl->tree, impl->clock);
+  impl->auth = std::make_unique<Authenticator>(UsersFilePath(options.data_dir));
+  impl->BuildRoutes();
+  return std::unique_ptr<Service>(new Service(std::move(impl)));
+}
+
+HttpResponse Service::Handle(const HttpRequest& request) {
+  impl_->in_flight.fetch_add(1);
+  std::string route = "unmatched";
+  HttpResponse r;
+  try {
+    r = impl_->Dispatch(request, &route);
+  } catch (const std::exception& e) {
+    r = ErrorResponse({500, "internal", std::string("internal error: ") + e.what(), "", {}});
+  }
+  impl_->metrics.CountRequest(route, r.status);
+  impl_->in_flight.fetch_sub(1);
+  return r;
+}
+
+void Service::BeginDrain() { impl_->draining.store(true); }
+size_t Service::InFlight() const { return impl_->in_flight.load(); }
+std::string Service::StartupReport() const { return impl_->startup_report; }
+
+}  // namespace xiaohao

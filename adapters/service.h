@@ -1,0 +1,110 @@
+// Service: the HTTP/JSON API of xiaohao, independent of the HTTP library.
+//
+// A Service owns the event store, the workflow registry, the calendar and the
+// jurisdiction tree of one data directory, and answers requests given as
+// plain structs. adapters/http_server.h puts it on a socket (RESTinio); tests
+// may call Handle directly. The contract is doc/openapi.yaml; in short:
+//
+//   POST /v1/cases                      open a case          201 {case_id, version, ...}
+//   POST /v1/cases/{id}/commands        send a command       200 {case_id, version, events}
+//   GET  /v1/cases/{id}                 a case's state       200 {case_id, workflow, state, version, deadlines}
+//   GET  /v1/cases/{id}/events          its events           200 {events, next_cursor}  (limit, cursor)
+//   GET  /v1/verify                     the hash chain       200 {ok, events, head}
+//   GET  /v1/openapi.yaml, /healthz, /metrics (no token)
+//
+// Authentication: "Authorization: Bearer <token>" (adapters/users.h).
+// Authorization: a user sees and acts on cases whose unit (facts.office) is
+// within its unit's subtree (JurisdictionTree::IsWithin); an enterprise only
+// on cases whose facts.enterprise is its own; an auditor never writes; an
+// admin everywhere. The engine checks roles and jurisdiction again on every
+// command (engine/workflow.cc), so the service's checks are a first gate,
+// not the only one.
+//
+// Errors: {"error": {"code", "message", "field"}} with a stable snake_case
+// code: 400 malformed, 401 token, 403 role or jurisdiction, 404 unknown case
+// or route, 405, 409 version conflict (+ "current_version"), 413 body over
+// max_body_bytes, 422 the workflow refuses (code = the engine's rejection
+// code) or an idempotency key reused with another body, 503 read-only store,
+// a store that went read-only after a fault, or a draining server.
+//
+// Idempotency: POSTs may carry "Idempotency-Key" (1..200 bytes). The key is
+// scoped to the caller. Its record (SHA-256 of method, path and body, and the
+// first 2xx answer) is kept in the store's aux keyspace under "svc/idem/";
+// the command id given to the store is derived from caller and key, so a
+// crash between the append and the record still writes nothing twice. The
+// key is checked before expected_version.
+//
+// Thread safety: Handle may be called from many threads at once. Commands on
+// one case are serialized inside the service, so expected_version is checked
+// and the command appended without another command of this service between
+// them (the store's lock on the data directory keeps other processes out).
+#ifndef XIAOHAO_ADAPTERS_SERVICE_H_
+#define XIAOHAO_ADAPTERS_SERVICE_H_
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "store/clock.h"
+#include "store/status.h"
+
+namespace xiaohao {
+
+struct HttpRequest {
+  std::string method;  // "GET", "POST", ...
+  std::string target;  // path and query as received, e.g. "/v1/cases/x/events?limit=10"
+  std::map<std::string, std::string> headers;  // names lower-cased
+  std::string body;
+};
+
+struct HttpResponse {
+  int status = 200;
+  std::string content_type = "application/json; charset=utf-8";
+  std::string body;
+  std::vector<std::pair<std::string, std::string>> headers;  // extra headers
+};
+
+struct ServiceOptions {
+  std::string data_dir;       // the store; users.json lives here too
+  std::string workflows_dir;  // definitions/, calendars/, jurisdictions/
+  std::string openapi_path;   // served at /v1/openapi.yaml; default <workflows_dir>/../doc/openapi.yaml
+  // Open the store read-only and refuse commands (503). Also the way to
+  // serve reads from a data directory whose chain fails verification.
+  bool read_only = false;
+  // Bodies over this are answered 413. The HTTP layer must accept somewhat
+  // more than this, or a large body is cut off without an answer.
+  size_t max_body_bytes = 1 << 20;
+  Clock* clock = nullptr;  // defaults to SystemClock::Default()
+};
+
+class Service {
+ public:
+  // Loads the workflows, calendars and jurisdictions, opens the store,
+  // verifies the hash chain (refusing a broken chain unless read_only), and
+  // records the loaded workflow versions in the store.
+  static Result<std::unique_ptr<Service>> Open(const ServiceOptions& options);
+  ~Service();  // closes the store; every acknowledged command is already durable
+
+  // Answers one request. Never throws.
+  HttpResponse Handle(const HttpRequest& request);
+
+  // Graceful stop: requests that arrive from now on are answered 503
+  // "shutting_down"; those already in Handle finish.
+  void BeginDrain();
+  // Requests inside Handle right now.
+  size_t InFlight() const;
+
+  // The verification done at Open (for logs).
+  std::string StartupReport() const;
+
+ private:
+  struct Impl;
+  explicit Service(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_ADAPTERS_SERVICE_H_
