@@ -2,6 +2,7 @@
 // (adapters/users.h). add and rotate print the new token once, alone on
 // stdout, so a script can capture it; what was done goes to stderr.
 #include <CLI/CLI.hpp>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -78,6 +79,10 @@ void RegisterUserCommands(CLI::App& app, int* exit_code) {
     u.name = a->name;
     Status v = ValidateUser(u, &tree.value());
     if (!v.ok()) return void(*exit_code = Fail(v));
+    // The first user may come before the first `serve`: make the data directory.
+    std::error_code ec;
+    std::filesystem::create_directories(a->data, ec);
+    if (ec) return void(*exit_code = Fail(Status::IOError("cannot create " + a->data + ": " + ec.message())));
     auto issued = AddUser(UsersFilePath(a->data), u, *ttl, SystemClock::Default()->Now());
     if (!issued.ok()) return void(*exit_code = Fail(issued.status()));
     PrintIssued(*issued, "added");
