@@ -1,0 +1,89 @@
+// DeadlineIndex: every open deadline, keyed by the instant it next fires.
+//
+// A CommitHook: it folds the deadline.* events of each append into the
+// store's aux keyspace in the same atomic write as the events, so the index
+// always reflects exactly the log up to its checkpoint, and start-up reads the
+// index, not the whole history. The scheduler asks it what is due.
+//
+// What it reads (payloads as in engine/workflow.h):
+//   deadline.started / .extended / .recomputed  -> open, next fire = warn_at
+//                                                   (or due_at when warn_at is not earlier)
+//   deadline.warning                             -> next fire = due_at
+//   deadline.overdue (any on_expiry type that starts "deadline.")
+//                                                -> next fire = next_escalation_at, or closed
+//   deadline.escalated                           -> next fire = next_escalation_at, or closed
+//   deadline.cleared                             -> closed
+// Events of an older generation than the open one are ignored.
+//
+// Keys:  dlc/<case>\0<name>                -> entry (JSON)
+//        dlq/<next fire, u64 BE µs><case>\0<name> -> ""   (the queue)
+// Memory is bounded: nothing is held in RAM; Due() scans the queue's head.
+#ifndef XIAOHAO_ENGINE_DEADLINE_INDEX_H_
+#define XIAOHAO_ENGINE_DEADLINE_INDEX_H_
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "store/event_store.h"
+
+namespace xiaohao {
+
+// One open deadline as the index holds it.
+struct IndexedDeadline {
+  enum class Stage { kWarning, kOverdue, kEscalation };
+  std::string case_id;
+  std::string name;
+  int generation = 0;
+  Stage stage = Stage::kWarning;
+  int escalation_step = 0;  // the step that fires next (1-based) when stage is kEscalation
+  UnixMicros next_at = 0;   // when the next stage fires
+  UnixMicros due_at = 0;    // 24:00 CST of the due date
+  UnixMicros warn_at = 0;
+  std::string due_date;     // YYYY-MM-DD
+  bool provisional = false;
+  nlohmann::json facts;     // the payload of the event that set it (start, period, basis, versions)
+
+  nlohmann::json ToJson() const;
+  static Result<IndexedDeadline> FromJson(const nlohmann::json& j);
+};
+const char* StageName(IndexedDeadline::Stage s);
+
+class DeadlineIndex final : public CommitHook {
+ public:
+  explicit DeadlineIndex(EventStore** store) : store_(store) {}
+
+  std::string Name() const override { return "deadlines"; }
+  Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) override;
+
+  // Called (on the committer thread) whenever a deadline's next fire is set,
+  // so a waiting scheduler can wake earlier. Set before the store opens.
+  void SetOnScheduled(std::function<void(UnixMicros)> f) { on_scheduled_ = std::move(f); }
+
+  // Deadlines whose next fire is at or before `now`, earliest first.
+  Result<std::vector<IndexedDeadline>> Due(UnixMicros now, size_t limit) const;
+  // The earliest next fire, if any.
+  Result<std::optional<UnixMicros>> NextFire() const;
+  // One open deadline.
+  Result<std::optional<IndexedDeadline>> Find(const std::string& case_id,
+                                              const std::string& name) const;
+  // Every open deadline, in case order. The visitor returns false to stop.
+  Status ForEach(const std::function<bool(const IndexedDeadline&)>& visitor) const;
+  // Open deadlines whose due instant lies in [from, to), earliest first
+  // (for "upcoming within 7 days" and "overdue" lists).
+  Result<std::vector<IndexedDeadline>> DueBetween(UnixMicros from, UnixMicros to, size_t limit) const;
+
+  // Drops an entry the log no longer supports (a repair; the caller logs it).
+  Status Remove(const IndexedDeadline& d);
+
+ private:
+  EventStore* store() const { return *store_; }
+  EventStore** store_;  // the store is opened after the hook is created
+  std::function<void(UnixMicros)> on_scheduled_;
+};
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_ENGINE_DEADLINE_INDEX_H_

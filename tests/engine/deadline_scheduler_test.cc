@@ -1,0 +1,259 @@
+// The durable deadline scheduler: warnings, overdue notices and escalations,
+// exactly once, driven by a simulated clock against an in-memory store.
+#include "engine/deadline_scheduler.h"
+
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <random>
+
+#include "engine/command_handler.h"
+#include "engine/deadline_index.h"
+#include "store/fault_injection.h"
+#include "tests/engine/workflow_fixture.h"
+
+namespace xiaohao::testing {
+namespace {
+
+using nlohmann::json;
+
+struct SchedulerFixture : WorkflowFixture {
+  std::unique_ptr<FaultInjectionEnv> fs = FaultInjectionEnv::Create(/*in_memory=*/true);
+  ManualClock clock{At("2025-01-01T00:00:00+08:00")};
+  EventStore* raw_store = nullptr;
+  DeadlineIndex index{&raw_store};
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<CommandHandler> handler;
+  std::unique_ptr<DeadlineScheduler> scheduler;
+
+  SchedulerFixture() { Open(); }
+  void Open() {
+    scheduler.reset();
+    handler.reset();
+    store.reset();
+    raw_store = nullptr;
+    StoreOptions o;
+    o.path = "/mem/db";
+    o.env = fs->env();
+    o.clock = &clock;
+    o.hooks = {&index};
+    auto s = EventStore::Open(o);
+    INFO(s.status().ToString());
+    REQUIRE(s.ok());
+    store = std::move(s).value();
+    raw_store = store.get();
+    handler = std::make_unique<CommandHandler>(store.get(), &registry, &calendar, &tree, &clock);
+    scheduler = std::make_unique<DeadlineScheduler>(
+        SchedulerDeps{store.get(), &index, handler.get(), &registry, &calendar, &tree});
+  }
+  Status Run(const std::string& case_id, const std::string& name, const json& payload, const Actor& actor,
+             const std::string& when, const std::string& occurred_at = "") {
+    clock.Set(std::max(clock.Now(), At(when)));
+    Command c;
+    c.case_id = case_id;
+    c.name = name;
+    c.payload = payload;
+    c.occurred_at = occurred_at.empty() ? when : occurred_at;
+    c.command_id = case_id + "/" + name + "/" + when;
+    return handler->Execute(c, actor).status();
+  }
+  RunReport Tick(const std::string& when) {
+    clock.Set(At(when));
+    auto r = scheduler->RunDue(clock.Now());
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    return *r;
+  }
+  std::vector<RecordedEvent> Events(const std::string& case_id, const std::string& type) {
+    auto all = store->ReadStream(case_id);
+    REQUIRE(all.ok());
+    std::vector<RecordedEvent> out;
+    for (auto& e : *all)
+      if (e.type == type) out.push_back(e);
+    return out;
+  }
+  void ReceiveLead(const std::string& id, const std::string& received_on, const std::string& when) {
+    REQUIRE_OK(Run(id, "receive",
+                   {{"office", "nanbin"}, {"lead_no", id}, {"received_on", received_on}, {"enterprise", "ENT001"},
+                    {"description", "平台销售未备案产品"}},
+                   Inspector(), when));
+  }
+};
+
+}  // namespace
+
+TEST_CASE("deadlines: the 50-day window warns, goes overdue and escalates, each exactly once") {
+  SchedulerFixture f;
+  f.ReceiveLead("online_sales_lead-a", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  auto next = f.index.NextFire();
+  REQUIRE(next.ok());
+  CHECK(**next == At("2025-11-07T00:00:00+08:00"));  // warning 10 days before 11-17
+
+  CHECK(f.Tick("2025-11-06T23:59:59+08:00").total() == 0);
+  auto r = f.Tick("2025-11-07T00:00:00+08:00");
+  CHECK(r.warnings == 1);
+  CHECK(r.total() == 1);
+  CHECK(f.Tick("2025-11-10T12:00:00+08:00").total() == 0);  // not again
+  auto warnings = f.Events("online_sales_lead-a", "deadline.warning");
+  REQUIRE(warnings.size() == 1);
+  CHECK(warnings[0].occurred_at == "2025-11-07T00:00:00+08:00");
+  CHECK(warnings[0].command_id == "deadline/online_sales_lead-a/investigation/g1/2025-11-17/warning");
+
+  // The last day, 2025-11-17, ends at 24:00 CST: not overdue one second before.
+  CHECK(f.Tick("2025-11-17T23:59:59+08:00").total() == 0);
+  r = f.Tick("2025-11-18T00:00:00+08:00");
+  CHECK(r.overdue == 1);
+  CHECK(r.escalations == 1);  // rung 1 is "after 0d": the office is told at once
+  auto overdue = f.Events("online_sales_lead-a", "deadline.overdue");
+  REQUIRE(overdue.size() == 1);
+  json p = json::parse(overdue[0].payload_json);
+  CHECK(p["due_date"] == "2025-11-17");
+  CHECK(p["office"] == "nanbin");
+  auto state = f.handler->LoadCase("online_sales_lead-a");
+  REQUIRE(state.ok());
+  CHECK(state->deadlines.at("investigation").overdue);
+
+  // Rung 2: 3 days later, to the county bureau.
+  CHECK(f.Tick("2025-11-20T12:00:00+08:00").total() == 0);
+  r = f.Tick("2025-11-21T00:00:00+08:00");
+  CHECK(r.escalations == 1);
+  auto esc = f.Events("online_sales_lead-a", "deadline.escalated");
+  REQUIRE(esc.size() == 2);
+  json e2 = json::parse(esc[1].payload_json);
+  CHECK(e2["step"] == 2);
+  CHECK(e2["notify_unit"] == "shizhu");
+  // Rung 3, to the province: 石柱县 has no city bureau; the chain skips it.
+  r = f.Tick("2025-12-31T00:00:00+08:00");
+  CHECK(r.escalations == 1);
+  esc = f.Events("online_sales_lead-a", "deadline.escalated");
+  REQUIRE(esc.size() == 3);
+  CHECK(json::parse(esc[2].payload_json)["notify_unit"] == "chongqing");
+  CHECK(f.Tick("2026-06-30T00:00:00+08:00").total() == 0);  // the ladder is done
+  CHECK_FALSE((*f.index.NextFire()).has_value());
+  // The deadline stays open (overdue) until the result is reported.
+  REQUIRE_OK(f.Run("online_sales_lead-a", "start_investigation", {{"assignee", "张三"}}, Inspector(),
+                   "2026-01-05T09:00:00+08:00"));
+  REQUIRE_OK(f.Run("online_sales_lead-a", "report_result", {{"result", "no_violation"}, {"summary", "已核查"}},
+                   Inspector(), "2026-01-06T09:00:00+08:00"));
+  CHECK_FALSE((*f.index.Find("online_sales_lead-a", "investigation")).has_value());
+}
+
+TEST_CASE("deadlines: a clearing event removes the deadline; nothing fires") {
+  SchedulerFixture f;
+  f.ReceiveLead("online_sales_lead-b", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run("online_sales_lead-b", "start_investigation", {{"assignee", "李四"}}, Inspector(),
+                   "2025-09-27T09:00:00+08:00"));
+  REQUIRE_OK(f.Run("online_sales_lead-b", "report_result", {{"result", "no_violation"}, {"summary", "已核查"}},
+                   Inspector(), "2025-10-20T09:00:00+08:00"));
+  CHECK(f.Tick("2026-12-31T00:00:00+08:00").total() == 0);
+  CHECK(f.Events("online_sales_lead-b", "deadline.warning").empty());
+  CHECK(f.Events("online_sales_lead-b", "deadline.overdue").empty());
+}
+
+TEST_CASE("deadlines: an extension moves the deadline; the old due date does not fire") {
+  SchedulerFixture f;
+  f.ReceiveLead("online_sales_lead-c", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run("online_sales_lead-c", "start_investigation", {{"assignee", "王五"}}, Inspector(),
+                   "2025-09-27T09:00:00+08:00"));
+  REQUIRE(f.Tick("2025-11-07T08:00:00+08:00").warnings == 1);
+  REQUIRE_OK(f.Run("online_sales_lead-c", "request_extension", {{"days", 20}}, Inspector(),
+                   "2025-11-10T09:00:00+08:00"));
+  REQUIRE_OK(f.Run("online_sales_lead-c", "grant_extension", json::object(), ProvinceApprover(),
+                   "2025-11-12T09:00:00+08:00"));
+  // 50 + 20 days from the same start, 2025-09-26: Fri 2025-12-05.
+  auto d = f.index.Find("online_sales_lead-c", "investigation");
+  REQUIRE(d.ok());
+  REQUIRE(d->has_value());
+  CHECK((*d)->due_date == "2025-12-05");
+  CHECK(f.Tick("2025-11-18T00:00:00+08:00").overdue == 0);  // the original day passes quietly
+  auto r = f.Tick("2025-11-25T00:00:00+08:00");
+  CHECK(r.warnings == 1);  // the extended deadline warns again, 10 days before
+  CHECK(f.Tick("2025-12-05T23:00:00+08:00").overdue == 0);
+  CHECK(f.Tick("2025-12-06T00:00:00+08:00").overdue == 1);
+}
+
+TEST_CASE("deadlines: a last day inside Spring Festival rolls over, and fires only after it") {
+  SchedulerFixture f;
+  // Received 2025-12-27: the 50th day is Sun 2026-02-15, inside the holiday
+  // (02-15..02-23): the period ends Tue 2026-02-24.
+  f.ReceiveLead("online_sales_lead-sf", "2025-12-27", "2025-12-27T10:00:00+08:00");
+  auto d = f.index.Find("online_sales_lead-sf", "investigation");
+  REQUIRE(d.ok());
+  REQUIRE(d->has_value());
+  CHECK((*d)->due_date == "2026-02-24");
+  f.Tick("2026-02-20T00:00:00+08:00");
+  CHECK(f.Tick("2026-02-24T23:59:59+08:00").overdue == 0);
+  CHECK(f.Tick("2026-02-25T00:00:00+08:00").overdue == 1);
+}
+
+TEST_CASE("deadlines: after a restart the scheduler catches up what passed while it was down, oldest first") {
+  SchedulerFixture f;
+  f.ReceiveLead("online_sales_lead-late", "2025-10-20", "2025-10-20T10:00:00+08:00");
+  f.ReceiveLead("online_sales_lead-early", "2025-09-26", "2025-09-26T10:00:00+08:00");
+  f.Open();  // a restart: the index is read from the store, not rebuilt
+  auto r = f.Tick("2026-03-01T00:00:00+08:00");
+  CHECK(r.warnings == 0);  // the deadlines had passed: no stale warnings, straight to overdue
+  CHECK(r.overdue == 2);
+  auto log = f.store->ReadLog(1, 1000);
+  REQUIRE(log.ok());
+  std::vector<std::string> overdue_order;
+  for (const auto& e : *log)
+    if (e.type == "deadline.overdue") overdue_order.push_back(e.stream_id);
+  CHECK(overdue_order == std::vector<std::string>{"online_sales_lead-early", "online_sales_lead-late"});
+  f.Open();
+  CHECK(f.Tick("2026-03-01T00:00:00+08:00").total() == 0);  // exactly once across restarts
+}
+
+TEST_CASE("deadlines: a year of leads over a thousand cases, each firing once") {
+  SchedulerFixture f;
+  std::mt19937 rng(7);
+  std::uniform_int_distribution<int> day(0, 364), answer(20, 80);
+  std::map<std::string, int> answered_after;  // days after receipt the result is reported
+  const int kCases = 1000;
+  std::vector<std::pair<int, std::string>> receipts;
+  for (int i = 0; i < kCases; ++i) receipts.push_back({day(rng), "online_sales_lead-y" + std::to_string(i)});
+  std::sort(receipts.begin(), receipts.end());
+  // Walk the year a day at a time: receive, answer, and run the scheduler.
+  std::map<int, std::vector<std::string>> answers_on;
+  size_t next = 0;
+  for (int d = 0; d < 365 + 120; ++d) {
+    Date today = Date::FromYmd(2025, 1, 1);
+    today.days += d;
+    std::string noon = today.ToString() + "T12:00:00+08:00";
+    // The timer fires at midnight CST, when yesterday's deadlines have passed.
+    f.Tick(today.ToString() + "T00:00:00+08:00");
+    while (next < receipts.size() && receipts[next].first == d) {
+      const std::string& id = receipts[next].second;
+      f.ReceiveLead(id, today.ToString(), noon);
+      int after = answer(rng);
+      answered_after[id] = after;
+      answers_on[d + after].push_back(id);
+      ++next;
+    }
+    for (const auto& id : answers_on[d]) {
+      REQUIRE_OK(f.Run(id, "start_investigation", {{"assignee", "张三"}}, Inspector(), noon));
+      REQUIRE_OK(f.Run(id, "report_result", {{"result", "no_violation"}, {"summary", "已核查"}}, Inspector(), noon));
+    }
+  }
+  // Each case: overdue exactly once if answered after its due date, never otherwise.
+  size_t overdue_cases = 0;
+  for (const auto& [id, after] : answered_after) {
+    auto state = f.store->ReadStream(id);
+    REQUIRE(state.ok());
+    int overdue = 0, warnings = 0;
+    std::string due;
+    for (const auto& e : *state) {
+      if (e.type == "deadline.overdue") ++overdue;
+      if (e.type == "deadline.warning") ++warnings;
+      if (e.type == "deadline.started") due = json::parse(e.payload_json)["due_date"];
+    }
+    Date reported = Date::OfInstant(ParseRfc3339(state->back().occurred_at)->instant);
+    bool late = reported > *Date::Parse(due);
+    INFO(id << " due " << due << " reported " << reported.ToString());
+    CHECK(overdue == (late ? 1 : 0));
+    CHECK(warnings <= 1);
+    overdue_cases += late;
+  }
+  CHECK(overdue_cases > 0);
+  CHECK(overdue_cases < answered_after.size());
+}
+}  // namespace xiaohao::testing
