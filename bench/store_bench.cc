@@ -243,7 +243,10 @@ Clock::time_point RunThreads(const Args& a, std::vector<ThreadStats>& stats, Bod
       ThreadStats& ts = stats[static_cast<size_t>(t)];
       ts.lat_us.reserve(1 << 16);
       ready.fetch_add(1);
-      while (!go.load(std::memory_order_acquire)) std::this_thread::yield();
+      // Sleep rather than spin: under a real-time policy (BENCH_RT=1) 16
+      // spinning threads could keep the main thread from starting the run.
+      while (!go.load(std::memory_order_acquire))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
       for (;;) {
         auto t0 = Clock::now();
         if (t0 >= deadline) break;
@@ -262,7 +265,7 @@ Clock::time_point RunThreads(const Args& a, std::vector<ThreadStats>& stats, Bod
       }
     });
   }
-  while (ready.load() < a.appenders) std::this_thread::yield();
+  while (ready.load() < a.appenders) std::this_thread::sleep_for(std::chrono::microseconds(200));
   start = Clock::now();
   measure_start = start + std::chrono::microseconds(static_cast<int64_t>(a.warmup * 1e6));
   deadline = measure_start + std::chrono::microseconds(static_cast<int64_t>(a.seconds * 1e6));
