@@ -14,7 +14,9 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/filter_policy.h>
 #include <rocksdb/options.h>
+#include <rocksdb/table.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
 
@@ -380,6 +382,7 @@ class EventStoreImpl final : public EventStore {
   std::condition_variable sync_cv_;
   std::deque<Group> sync_queue_;
   bool sync_stopping_ = false;
+  bool syncing_ = false;  // GUARDED_BY(sync_mu_): the syncer holds groups it has not finished
 
   // The durable mark.
   mutable std::mutex durable_mu_;
@@ -405,9 +408,20 @@ Status EventStoreImpl::Init() {
   opts.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   opts.IncreaseParallelism(2);
 
+  // Every append looks up its command id (nearly always absent) and its
+  // streams' versions: bloom filters, on disk and in the memtable, answer
+  // "absent" without reading blocks.
+  rocksdb::BlockBasedTableOptions filtered;
+  filtered.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  rocksdb::ColumnFamilyOptions lookup_cf(opts);
+  lookup_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(filtered));
+  lookup_cf.memtable_whole_key_filtering = true;
+  lookup_cf.memtable_prefix_bloom_size_ratio = 0.02;
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {"default", "events", "streams", "commands", "aux"})
-    cfs.emplace_back(name, rocksdb::ColumnFamilyOptions(opts));
+  for (const char* name : {"default", "events", "streams", "commands", "aux"}) {
+    bool lookups = std::string(name) == "commands" || std::string(name) == "aux";
+    cfs.emplace_back(name, lookups ? lookup_cf : rocksdb::ColumnFamilyOptions(opts));
+  }
 
   rocksdb::Status s;
   if (options_.read_only) {
@@ -817,9 +831,16 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   }
   if (group.writers.empty()) return;
 
+  // Pipelining pays only when a sync is already under way: otherwise the
+  // committer syncs this group itself and saves a thread hop per group.
+  bool inline_sync = !options_.pipelined_commit;
+  if (!inline_sync) {
+    std::lock_guard<std::mutex> l(sync_mu_);
+    inline_sync = sync_queue_.empty() && !syncing_;
+  }
   if (!group_commands.empty()) {
     rocksdb::WriteOptions wo;
-    wo.sync = !options_.pipelined_commit;
+    wo.sync = inline_sync;
     rocksdb::Status ws = db_->Write(wo, wb.GetWriteBatch());
     if (!ws.ok()) {
       Status err = FromRocks(ws, "writing events");
@@ -837,7 +858,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   }
   group.last_position = next_position_ - 1;
   group.last_hash = last_hash_;
-  if (options_.pipelined_commit) {
+  if (!inline_sync) {
     std::lock_guard<std::mutex> l(sync_mu_);
     sync_queue_.push_back(std::move(group));
     sync_cv_.notify_one();
@@ -854,6 +875,7 @@ void EventStoreImpl::SyncerLoop() {
       sync_cv_.wait(l, [&] { return sync_stopping_ || !sync_queue_.empty(); });
       if (sync_queue_.empty() && sync_stopping_) break;
       groups.swap(sync_queue_);
+      syncing_ = true;
     }
     // Every group taken was written before this call, so one sync covers all.
     // After a failure nothing later may be acknowledged, even if a sync succeeds.
@@ -865,6 +887,8 @@ void EventStoreImpl::SyncerLoop() {
       st = BackgroundError();
     }
     for (Group& g : groups) FinishGroup(g, st);
+    std::lock_guard<std::mutex> l(sync_mu_);
+    syncing_ = false;
   }
 }
 
