@@ -188,4 +188,11 @@ std::vector<std::string> JurisdictionTree::Chain(const std::string& unit) const 
   return out;
 }
 
+std::vector<const JurisdictionUnit*> JurisdictionTree::Units() const {
+  std::vector<const JurisdictionUnit*> out;
+  out.reserve(units_.size());
+  for (const auto& [id, u] : units_) out.push_back(&u);
+  return out;
+}
+
 }  // namespace xiaohao

@@ -61,6 +61,8 @@ class JurisdictionTree {
   // The unit and its ancestors, nearest first (the supervising chain).
   std::vector<std::string> Chain(const std::string& unit) const;
   size_t size() const { return units_.size(); }
+  // Every unit, in id order (for reports that list units with no data).
+  std::vector<const JurisdictionUnit*> Units() const;
 
  private:
   struct Origin {

@@ -1,0 +1,168 @@
+// The supervisor views' projection (风险清单 and friends), kept in the
+// store's aux keyspace under "rl/" and maintained from the log.
+//
+// Keys (all under kPrefix = "rl/"):
+//   rl/c/<case id>                      -> CaseSummary (binary, engine/case_summary.h)
+//   rl/a/<YYYYQn>/<office>              -> RiskCounts of the risk items opened
+//                                          in that quarter whose unit is office
+//   rl/e/<enterprise> \0 <case id>      -> ""  (supervision dossier index)
+//   rl/r/<enterprise>                   -> the enterprise register record (JSON)
+//   rl/checkpoint                       -> last folded position (decimal)
+//   rl/rebuilding                       -> present while a rebuild is under way
+//
+// The fold is a pure function of the log prefix: the same events give the
+// same keys, whether folded in batches of one or all at once
+// (tests/engine/risk_projection_test.cc proves rebuild == incremental).
+// Enterprise register events: stream "$enterprise-<code>", type
+// "enterprise.registered", payload = the register record (adapters/enterprise_import).
+//
+// Thread safety: ProjectionState is single-threaded. RiskListProjection's
+// Start/Stop/Rebuild are called from one thread; the subscription runs on
+// the store's thread.
+#ifndef XIAOHAO_ENGINE_RISK_PROJECTION_H_
+#define XIAOHAO_ENGINE_RISK_PROJECTION_H_
+
+#include <algorithm>
+#include <atomic>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+
+#include "engine/case_summary.h"
+#include "engine/workflow_registry.h"
+#include "store/event_store.h"
+
+namespace xiaohao {
+
+inline constexpr char kProjectionPrefix[] = "rl/";
+inline constexpr char kCaseKeyPrefix[] = "rl/c/";
+inline constexpr char kBucketKeyPrefix[] = "rl/a/";
+inline constexpr char kDossierKeyPrefix[] = "rl/e/";
+inline constexpr char kRegisterKeyPrefix[] = "rl/r/";
+inline constexpr char kProjectionCheckpointKey[] = "rl/checkpoint";
+inline constexpr char kProjectionRebuildingKey[] = "rl/rebuilding";
+inline constexpr char kEnterpriseStreamPrefix[] = "$enterprise-";
+inline constexpr char kEnterpriseRegistered[] = "enterprise.registered";
+
+// Counts of risk items (风险清单) of one unit and quarter, or a roll-up.
+struct RiskCounts {
+  int64_t opened = 0;    // 发现（列入清单）
+  int64_t closed = 0;    // 已销号
+  int64_t referred = 0;  // 移送稽查/公安
+  int64_t open = 0;      // 未销号 (neither closed nor referred)
+  int64_t overdue = 0;   // open with an overdue deadline
+  std::map<int64_t, int64_t> close_days;  // days from opening to closure -> items
+
+  void Add(const RiskCounts& o, int sign = 1);
+  bool zero() const;
+  double closure_rate() const { return opened == 0 ? 0.0 : static_cast<double>(closed) / opened; }
+  // Median days to close (the mean of the two middle values for an even
+  // count); nullopt when nothing was closed.
+  std::optional<double> median_days_to_close() const;
+  std::string Encode() const;
+  static Result<RiskCounts> Decode(const std::string& text);
+  bool operator==(const RiskCounts& o) const;
+};
+
+// What one case contributes to its bucket: nothing unless it is a risk item
+// that exists and was not voided.
+RiskCounts ContributionOf(const CaseSummary& s);
+// "<YYYYQn>/<office>", or "" when the case contributes to no bucket.
+std::string BucketOf(const CaseSummary& s);
+
+// A working set of summaries and buckets over a base (the stored projection,
+// or nothing). Apply folds events; WriteTo emits what changed.
+class ProjectionState {
+ public:
+  // Reads a key of the base; an empty function means an empty base (a rebuild).
+  using Loader = std::function<Result<std::optional<std::string>>(const std::string& key)>;
+  ProjectionState(const WorkflowRegistry* registry, Loader loader)
+      : registry_(registry), loader_(std::move(loader)) {}
+
+  // REQUIRES: events in log order, each once.
+  Status Apply(const RecordedEvent& e);
+  uint64_t last_position() const { return last_position_; }
+
+  // The changed keys, as aux writes (buckets that fall to zero are deleted).
+  void WriteTo(AuxBatch* batch) const;
+
+  struct Touched {
+    CaseSummary summary;
+    std::string base_enterprise;  // the enterprise in the base, for the dossier index
+  };
+  const std::unordered_map<std::string, Touched>& cases() const { return cases_; }
+  const std::map<std::string, RiskCounts>& buckets() const { return buckets_; }
+  const std::map<std::string, std::string>& register_records() const { return register_; }
+
+ private:
+  Result<CaseSummary*> LoadCase(const std::string& id);
+  Result<RiskCounts*> LoadBucket(const std::string& key);
+
+  const WorkflowRegistry* registry_;
+  Loader loader_;
+  std::unordered_map<std::string, Touched> cases_;
+  std::map<std::string, RiskCounts> buckets_;
+  std::map<std::string, std::string> register_;  // enterprise -> record JSON
+  uint64_t last_position_ = 0;
+};
+
+// The stored checkpoint (0 when none) and whether a rebuild was interrupted.
+struct ProjectionStatus {
+  uint64_t checkpoint = 0;
+  bool rebuilding = false;
+};
+Result<ProjectionStatus> ReadProjectionStatus(EventStore& store);
+
+// Maintains the projection from the log with a store subscription.
+class RiskListProjection {
+ public:
+  static constexpr char kSubscriptionName[] = "risk_list";
+
+  // Not owned; both must outlive this object. REQUIRES: a writable store.
+  RiskListProjection(EventStore* store, const WorkflowRegistry* registry) : store_(store), registry_(registry) {}
+  ~RiskListProjection() { Stop(); }
+
+  // Catches up from the stored checkpoint (rebuilding when an earlier
+  // rebuild was interrupted), then follows the log on the store's
+  // subscription thread. The projection's own checkpoint, written in the
+  // same batch as its keys, decides what is folded, so events the
+  // subscription redelivers after a rebuild are skipped.
+  Status Start();
+  void Stop();
+  // Deletes every projection key and folds the whole log from position 1.
+  // REQUIRES: not started. Returns the events folded.
+  Result<uint64_t> Rebuild();
+
+  // The last position folded and committed.
+  uint64_t Checkpoint() const {
+    uint64_t sub = subscription_ ? subscription_->Checkpoint() : 0;
+    return std::max(checkpoint_.load(), sub);
+  }
+  // Blocks until Checkpoint() >= position or the timeout passes.
+  bool WaitFor(uint64_t position, int64_t timeout_micros);
+  Status status() const;
+
+ private:
+  Status CatchUp();
+  Status Handle(const std::vector<RecordedEvent>& batch, AuxBatch& aux);
+
+  EventStore* store_;
+  const WorkflowRegistry* registry_;
+  std::atomic<uint64_t> checkpoint_{0};  // of the last catch-up or rebuild; fixed while started
+  std::unique_ptr<Subscription> subscription_;
+};
+
+// Folds the log from position 1 into a fresh state, keeping the events for
+// which `keep` returns true (all when empty), and stopping at the first
+// event for which `stop` returns true (for as-of views: recorded_at is
+// non-decreasing along the log).
+Result<ProjectionState> FoldLog(EventStore& store, const WorkflowRegistry& registry,
+                                const std::function<bool(const RecordedEvent&)>& keep = {},
+                                const std::function<bool(const RecordedEvent&)>& stop = {});
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_ENGINE_RISK_PROJECTION_H_

@@ -1,0 +1,329 @@
+// The risk-list projection: exact counts per office and quarter, rolled up
+// the tree; resumed after a restart without a replay; rebuilt from position
+// 1 to the very same keys; and as-of / as-at views that differ when a
+// closure is recorded late.
+#include "engine/risk_projection.h"
+
+#include <catch2/catch.hpp>
+
+#include "engine/audit_trail.h"
+#include "engine/command_handler.h"
+#include "engine/risk_list.h"
+#include "engine/view_reader.h"
+#include "store/fault_injection.h"
+#include "tests/engine/workflow_fixture.h"
+
+namespace xiaohao::testing {
+namespace {
+
+using nlohmann::json;
+
+struct ViewsFixture : WorkflowFixture {
+  std::unique_ptr<FaultInjectionEnv> fs = FaultInjectionEnv::Create(/*in_memory=*/true);
+  ManualClock clock{At("2025-07-01T00:00:00+08:00")};
+  std::unique_ptr<EventStore> store;
+  std::unique_ptr<CommandHandler> handler;
+  std::unique_ptr<RiskListProjection> projection;
+
+  ViewsFixture() { Open(); }
+  void Open(bool start = true) {
+    projection.reset();
+    handler.reset();
+    store.reset();
+    StoreOptions o;
+    o.path = "/mem/db";
+    o.env = fs->env();
+    o.clock = &clock;
+    auto s = EventStore::Open(o);
+    INFO(s.status().ToString());
+    REQUIRE(s.ok());
+    store = std::move(s).value();
+    handler = std::make_unique<CommandHandler>(store.get(), &registry, &calendar, &tree, &clock);
+    projection = std::make_unique<RiskListProjection>(store.get(), &registry);
+    if (start) REQUIRE_OK(projection->Start());
+  }
+  // Runs a command recorded at `recorded` (the store clock) that happened at `occurred`.
+  void Run(const std::string& id, const std::string& name, const json& payload, const Actor& actor,
+           const std::string& occurred, const std::string& recorded = "") {
+    clock.Set(std::max(clock.Now(), At(recorded.empty() ? occurred : recorded)));
+    Command c;
+    c.case_id = id;
+    c.name = name;
+    c.payload = payload;
+    c.occurred_at = occurred;
+    c.command_id = id + "/" + name + "/" + occurred;
+    auto r = handler->Execute(c, actor);
+    INFO(id << " " << name << ": " << r.status().ToString());
+    REQUIRE(r.ok());
+  }
+  void OpenItem(const std::string& id, const std::string& office, const std::string& day,
+                const std::string& source = "inspection", const std::string& level = "medium") {
+    Run(id, "open",
+        {{"source", source}, {"office", office}, {"enterprise", "ENT-" + id}, {"product_category", "体外诊断试剂"},
+         {"risk_level", level}, {"found_on", day}, {"description", "未按规定储存"}},
+        Inspector(office), day + "T10:00:00+08:00");
+  }
+  // open -> assign -> notice (rectify_by) -> report -> pass -> close on close_day.
+  void CloseItem(const std::string& id, const std::string& office, const std::string& open_day,
+                 const std::string& close_day, const std::string& recorded = "") {
+    OpenItem(id, office, open_day);
+    Run(id, "assign", {{"assignee", "张三"}}, Inspector(office), open_day + "T11:00:00+08:00");
+    Run(id, "issue_rectification_notice", {{"notice_no", "整改-" + id}, {"rectify_by", close_day}, {"content", "整改"}},
+        Inspector(office), open_day + "T12:00:00+08:00");
+    Run(id, "report_rectification", {{"report", "已整改"}}, Inspector(office), open_day + "T13:00:00+08:00");
+    Run(id, "pass_verification", {{"method", "on_site"}, {"verified_on", open_day}, {"findings", "整改到位"}},
+        Inspector(office), open_day + "T14:00:00+08:00");
+    Run(id, "close", {{"basis", "跟踪检查通过"}}, Inspector(office), close_day + "T09:00:00+08:00", recorded);
+  }
+  // Appends the scheduler's overdue fact for the case's open rectification deadline.
+  void MarkOverdue(const std::string& id, const std::string& when) {
+    clock.Set(std::max(clock.Now(), At(when)));
+    auto v = store->StreamVersion(id);
+    REQUIRE(v.ok());
+    AppendRequest r;
+    r.command_id = "overdue/" + id;
+    r.events.push_back({id, "deadline.overdue", when, {"scheduler", "system", ""},
+                        json{{"deadline", "rectification"}, {"generation", 1}}.dump()});
+    r.expectations.push_back({id, ExpectedVersion::Exact(*v)});
+    REQUIRE(store->Append(r).ok());
+  }
+  void Sync() { REQUIRE(projection->WaitFor(store->DurableHead(), 10'000'000)); }
+
+  // Five Q3 items and one Q4 item over nanbin and wanan (see the first test).
+  void Scenario() {
+    CloseItem("risk_item-a", "nanbin", "2025-07-10", "2025-07-25");  // 15 days
+    OpenItem("risk_item-b", "nanbin", "2025-08-01");
+    Run("risk_item-b", "assign", {{"assignee", "李四"}}, Inspector(), "2025-08-01T11:00:00+08:00");
+    Run("risk_item-b", "issue_rectification_notice",
+        {{"notice_no", "整改-b"}, {"rectify_by", "2025-08-05"}, {"content", "整改"}}, Inspector(),
+        "2025-08-01T12:00:00+08:00");
+    MarkOverdue("risk_item-b", "2025-08-06T00:00:00+08:00");
+    CloseItem("risk_item-c", "wanan", "2025-09-30", "2025-10-09");  // 9 days, counted in Q3 (opened)
+    OpenItem("risk_item-d", "wanan", "2025-10-02", "complaint", "high");
+    Run("risk_item-d", "refer", {{"to", "police"}, {"reason", "涉嫌犯罪"}}, Inspector("wanan"),
+        "2025-10-03T10:00:00+08:00");
+    OpenItem("risk_item-e", "xialu", "2025-08-15");
+    Run("risk_item-e", "void", {{"reason", "误立"}}, Supervisor(), "2025-08-16T10:00:00+08:00");
+    OpenItem("risk_item-f", "nanbin", "2025-09-01", "sampling", "high");
+    Run("risk_item-f", "reassign", {{"office", "wanan"}, {"reason", "属地调整"}}, Supervisor(),
+        "2025-09-02T10:00:00+08:00");
+  }
+
+  RiskListReport Report(const RiskListQuery& q, const ViewTime& t = {}) {
+    auto view = ViewReader::Open(store.get(), &registry, t);
+    INFO(view.status().ToString());
+    REQUIRE(view.ok());
+    auto r = BuildRiskList(**view, tree, q);
+    INFO(r.status().ToString());
+    REQUIRE(r.ok());
+    return *r;
+  }
+  static const RiskListRow* Row(const RiskListReport& r, const std::string& unit, const std::string& quarter) {
+    for (const auto& row : r.rows)
+      if (row.unit == unit && row.quarter == quarter) return &row;
+    return nullptr;
+  }
+  std::map<std::string, std::string> ProjectionKeys() {
+    std::map<std::string, std::string> out;
+    REQUIRE(store
+                ->ScanAux(kProjectionPrefix,
+                          [&](const std::string& k, const std::string& v) {
+                            out[k] = v;
+                            return true;
+                          })
+                .ok());
+    return out;
+  }
+};
+
+void CheckScenarioCounts(const RiskListReport& r) {
+  const RiskListRow* nanbin = ViewsFixture::Row(r, "nanbin", "2025Q3");
+  REQUIRE(nanbin != nullptr);
+  CHECK(nanbin->counts.opened == 2);  // a, b (f was reassigned away)
+  CHECK(nanbin->counts.closed == 1);
+  CHECK(nanbin->counts.open == 1);
+  CHECK(nanbin->counts.overdue == 1);
+  CHECK(nanbin->counts.closure_rate() == Approx(0.5));
+  CHECK(*nanbin->counts.median_days_to_close() == 15.0);
+  const RiskListRow* wanan = ViewsFixture::Row(r, "wanan", "2025Q3");
+  REQUIRE(wanan != nullptr);
+  CHECK(wanan->counts.opened == 2);  // c, f
+  CHECK(wanan->counts.closed == 1);
+  CHECK(wanan->counts.open == 1);
+  CHECK(wanan->counts.overdue == 0);
+  CHECK(*wanan->counts.median_days_to_close() == 9.0);
+  const RiskListRow* county = ViewsFixture::Row(r, "shizhu", "2025Q3");
+  REQUIRE(county != nullptr);
+  CHECK(county->counts.opened == 4);  // e (voided) is not counted
+  CHECK(county->counts.closed == 2);
+  CHECK(county->counts.open == 2);
+  CHECK(county->counts.overdue == 1);
+  CHECK(*county->counts.median_days_to_close() == 12.0);
+  const RiskListRow* province = ViewsFixture::Row(r, "chongqing", "2025Q3");
+  REQUIRE(province != nullptr);
+  CHECK(province->counts == county->counts);
+  const RiskListRow* q4 = ViewsFixture::Row(r, "wanan", "2025Q4");
+  REQUIRE(q4 != nullptr);
+  CHECK(q4->counts.opened == 1);
+  CHECK(q4->counts.referred == 1);
+  CHECK(q4->counts.open == 0);
+  CHECK_FALSE(q4->counts.median_days_to_close().has_value());
+}
+
+TEST_CASE("risk list: exact counts per office and quarter, rolled up the tree", "[views]") {
+  ViewsFixture f;
+  f.Scenario();
+  f.Sync();
+  auto r = f.Report({});
+  CHECK(r.basis == "projection");
+  CheckScenarioCounts(r);
+  // xialu's only item was voided: no row without a quarter asked for ...
+  CHECK(ViewsFixture::Row(r, "xialu", "2025Q3") == nullptr);
+  // ... and a zero row with one, as the quarterly table lists every office.
+  RiskListQuery q;
+  q.unit = "shizhu";
+  q.quarter = "2025Q3";
+  auto r3 = f.Report(q);
+  REQUIRE(r3.rows.size() == 11);  // the county and its ten offices
+  CHECK(r3.rows[0].unit == "shizhu");
+  const RiskListRow* xialu = ViewsFixture::Row(r3, "xialu", "2025Q3");
+  REQUIRE(xialu != nullptr);
+  CHECK(xialu->counts.opened == 0);
+}
+
+TEST_CASE("risk list: filters read the case summaries", "[views]") {
+  ViewsFixture f;
+  f.Scenario();
+  f.Sync();
+  RiskListQuery q;
+  q.filter.risk_level = "high";
+  q.include_items = true;
+  auto r = f.Report(q);
+  REQUIRE(r.items.size() == 2);  // d, f
+  CHECK(r.items[0].case_id == "risk_item-d");
+  CHECK(r.items[1].case_id == "risk_item-f");
+  CHECK(r.items[1].office == "wanan");
+  CHECK(ViewsFixture::Row(r, "shizhu", "2025Q3")->counts.opened == 1);
+  q = {};
+  q.filter.state = "overdue";
+  q.include_items = true;
+  r = f.Report(q);
+  REQUIRE(r.items.size() == 1);
+  CHECK(r.items[0].case_id == "risk_item-b");
+  q = {};
+  q.filter.source = "sampling";
+  r = f.Report(q);
+  CHECK(ViewsFixture::Row(r, "wanan", "2025Q3")->counts.opened == 1);
+  CHECK(ViewsFixture::Row(r, "nanbin", "2025Q3") == nullptr);
+  q = {};
+  q.unit = "nowhere";
+  auto view = ViewReader::Open(f.store.get(), &f.registry, {});
+  REQUIRE(view.ok());
+  CHECK(BuildRiskList(**view, f.tree, q).status().code() == StatusCode::kInvalidArgument);
+}
+
+TEST_CASE("risk list: a restart resumes from the checkpoint; rebuild gives identical keys", "[views]") {
+  ViewsFixture f;
+  f.CloseItem("risk_item-a", "nanbin", "2025-07-10", "2025-07-25");
+  f.Sync();
+  uint64_t cp = f.projection->Checkpoint();
+  CHECK(cp == f.store->DurableHead());
+  // Events appended while no projection runs (e.g. by another process) ...
+  f.projection->Stop();
+  f.OpenItem("risk_item-b", "nanbin", "2025-08-01");
+  f.Run("risk_item-b", "assign", {{"assignee", "李四"}}, Inspector(), "2025-08-01T11:00:00+08:00");
+  // ... are seen by a read-only style read (stored keys + the log's tail) ...
+  auto r = f.Report({});
+  CHECK(r.basis == "projection");
+  CHECK(r.position == f.store->DurableHead());
+  CHECK(ViewsFixture::Row(r, "nanbin", "2025Q3")->counts.opened == 2);
+  // ... and folded on the next start, from the checkpoint, not from position 1.
+  f.Open(/*start=*/false);
+  auto st = ReadProjectionStatus(*f.store);
+  REQUIRE(st.ok());
+  CHECK(st->checkpoint == cp);
+  REQUIRE_OK(f.projection->Start());
+  CHECK(f.projection->Checkpoint() == f.store->DurableHead());
+  f.CloseItem("risk_item-c", "wanan", "2025-09-30", "2025-10-09");
+  f.OpenItem("risk_item-d", "wanan", "2025-10-02", "complaint", "high");
+  f.Run("risk_item-d", "refer", {{"to", "police"}, {"reason", "涉嫌犯罪"}}, Inspector("wanan"),
+        "2025-10-03T10:00:00+08:00");
+  f.Sync();
+  auto incremental = f.ProjectionKeys();
+  CHECK(incremental.count("rl/c/risk_item-a") == 1);
+  CHECK(incremental.at("rl/checkpoint") == std::to_string(f.store->DurableHead()));
+
+  f.projection->Stop();
+  auto events = f.projection->Rebuild();
+  REQUIRE(events.ok());
+  CHECK(*events == f.store->DurableHead());
+  auto rebuilt = f.ProjectionKeys();
+  CHECK(rebuilt.size() == incremental.size());
+  CHECK(rebuilt == incremental);
+  // Started again, the subscription's redelivery of folded events changes nothing.
+  REQUIRE_OK(f.projection->Start());
+  f.Sync();
+  CHECK(f.ProjectionKeys() == incremental);
+}
+
+TEST_CASE("views: rebuild equals incremental over the full scenario", "[views]") {
+  ViewsFixture f;
+  f.Scenario();
+  f.Sync();
+  auto incremental = f.ProjectionKeys();
+  f.projection->Stop();
+  REQUIRE(f.projection->Rebuild().ok());
+  CHECK(f.ProjectionKeys() == incremental);
+  CheckScenarioCounts(f.Report({}));
+}
+
+TEST_CASE("views: as of a record time and as at a business time differ for a late closure", "[views]") {
+  ViewsFixture f;
+  // Closed on 2025-09-28 (business time) but recorded only on 2025-10-20.
+  f.CloseItem("risk_item-late", "nanbin", "2025-09-10", "2025-09-28", "2025-10-20T09:00:00+08:00");
+  f.Sync();
+  ViewTime as_of;
+  as_of.as_of = At("2025-10-01T00:00:00+08:00");
+  ViewTime as_at;
+  as_at.as_at = At("2025-10-01T00:00:00+08:00");
+  // What the system knew on 1 October: the item was still open.
+  auto known = f.Report({}, as_of);
+  CHECK(known.basis == "log");
+  CHECK(ViewsFixture::Row(known, "nanbin", "2025Q3")->counts.closed == 0);
+  CHECK(ViewsFixture::Row(known, "nanbin", "2025Q3")->counts.open == 1);
+  // What had happened by 1 October: it was closed, after 18 days.
+  auto happened = f.Report({}, as_at);
+  CHECK(ViewsFixture::Row(happened, "nanbin", "2025Q3")->counts.closed == 1);
+  CHECK(*ViewsFixture::Row(happened, "nanbin", "2025Q3")->counts.median_days_to_close() == 18.0);
+
+  auto c1 = CaseAsOf(*f.store, f.registry, "risk_item-late", as_of);
+  REQUIRE(c1.ok());
+  CHECK(c1->state == "verified");
+  auto c2 = CaseAsOf(*f.store, f.registry, "risk_item-late", as_at);
+  REQUIRE(c2.ok());
+  CHECK(c2->state == "closed");
+  ViewTime early;
+  early.as_of = At("2025-09-01T00:00:00+08:00");
+  CHECK(CaseAsOf(*f.store, f.registry, "risk_item-late", early).status().code() == StatusCode::kNotFound);
+
+  // The audit trail shows both times and flags the late record.
+  auto trail = BuildAuditTrail(*f.store, "risk_item-late", 3 * kMicrosPerDay);
+  REQUIRE(trail.ok());
+  REQUIRE(trail->entries.size() == 8);  // 6 commands + the deadline's start and clear
+  CHECK(trail->chain_ok);
+  int late = 0;
+  for (const auto& e : trail->entries) {
+    CHECK(e.hash_ok);
+    CHECK(e.link_ok);
+    if (e.late) {
+      ++late;
+      CHECK(e.type == "risk_item.closed");
+      CHECK(e.actor.office == "nanbin");
+      CHECK(e.lag_micros == At("2025-10-20T09:00:00+08:00") - At("2025-09-28T09:00:00+08:00"));
+    }
+  }
+  CHECK(late == 1);
+}
+
+}  // namespace
+}  // namespace xiaohao::testing
