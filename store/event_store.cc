@@ -328,8 +328,10 @@ class EventStoreImpl final : public EventStore {
     AppendRequest request;
     Status status;
     AppendResult result;
-    bool done = false;
+    // Its own lock and signal: acknowledging a writer touches nothing shared.
+    std::mutex mu;
     std::condition_variable cv;
+    bool done = false;  // GUARDED_BY(mu)
   };
   // A written group waiting for its sync.
   struct Group {
@@ -383,6 +385,10 @@ class EventStoreImpl final : public EventStore {
   std::deque<Group> sync_queue_;
   bool sync_stopping_ = false;
   bool syncing_ = false;  // GUARDED_BY(sync_mu_): the syncer holds groups it has not finished
+  int sync_queue_writers_ = 0;  // GUARDED_BY(sync_mu_): writers in sync_queue_
+  std::atomic<int> active_{0};  // appenders inside Append
+  // How long the syncer waits for appenders not yet written (see SyncerLoop).
+  static constexpr std::chrono::microseconds kLinger{100};
 
   // The durable mark.
   mutable std::mutex durable_mu_;
@@ -598,21 +604,35 @@ Status EventStoreImpl::Validate(AppendRequest* r) const {
 Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   if (options_.read_only)
     return Status::ReadOnly("the store is open read-only; appends need the writing process");
+  // Appenders inside Append (validating, queued or waiting for their sync):
+  // the syncer waits briefly for those not yet written, so that one fsync
+  // covers them too instead of the next one.
+  active_.fetch_add(1, std::memory_order_relaxed);
+  struct Leave {
+    std::atomic<int>& n;
+    ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
+  } leave{active_};
   RETURN_IF_ERROR(Validate(&request));
   Writer w;
   w.request = std::move(request);
-  std::unique_lock<std::mutex> l(mu_);
-  if (!bg_error_.ok()) return bg_error_;
-  if (stopping_) return Status::FailedPrecondition("the store is closing");
-  queue_.push_back(&w);
-  queue_cv_.notify_one();
-  w.cv.wait(l, [&] { return w.done; });
+  {
+    std::lock_guard<std::mutex> l(mu_);
+    if (!bg_error_.ok()) return bg_error_;
+    if (stopping_) return Status::FailedPrecondition("the store is closing");
+    queue_.push_back(&w);
+    queue_cv_.notify_one();
+  }
+  {
+    std::unique_lock<std::mutex> l(w.mu);
+    w.cv.wait(l, [&] { return w.done; });
+  }
   if (!w.status.ok()) return w.status;
   return w.result;
 }
 
 void EventStoreImpl::Complete(Writer* w) {
-  // REQUIRES: mu_ held.
+  // Notified under the writer's lock: once `done` is seen the writer may be gone.
+  std::lock_guard<std::mutex> l(w->mu);
   w->done = true;
   w->cv.notify_one();
 }
@@ -662,9 +682,9 @@ Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, 
 
 void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   if (has_bg_error_.load()) {
-    std::lock_guard<std::mutex> l(mu_);
+    Status err = BackgroundError();
     for (Writer* w : writers) {
-      w->status = bg_error_;
+      w->status = err;
       Complete(w);
     }
     return;
@@ -825,18 +845,17 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     group.command_ids.push_back(req.command_id);
   }
 
-  if (!finished_now.empty()) {
-    std::lock_guard<std::mutex> l(mu_);
-    for (Writer* w : finished_now) Complete(w);
-  }
+  for (Writer* w : finished_now) Complete(w);
   if (group.writers.empty()) return;
 
-  // Pipelining pays only when a sync is already under way: otherwise the
-  // committer syncs this group itself and saves a thread hop per group.
+  // Pipelining pays only when a sync is under way or other appenders are
+  // coming: when this group holds every appender in the store and nothing is
+  // syncing, the committer syncs it itself and saves a thread hop.
   bool inline_sync = !options_.pipelined_commit;
   if (!inline_sync) {
     std::lock_guard<std::mutex> l(sync_mu_);
-    inline_sync = sync_queue_.empty() && !syncing_;
+    inline_sync = sync_queue_.empty() && !syncing_ &&
+                  static_cast<int>(group.writers.size()) >= active_.load(std::memory_order_relaxed);
   }
   if (!group_commands.empty()) {
     rocksdb::WriteOptions wo;
@@ -860,6 +879,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   group.last_hash = last_hash_;
   if (!inline_sync) {
     std::lock_guard<std::mutex> l(sync_mu_);
+    sync_queue_writers_ += static_cast<int>(group.writers.size());
     sync_queue_.push_back(std::move(group));
     sync_cv_.notify_one();
   } else {
@@ -874,7 +894,14 @@ void EventStoreImpl::SyncerLoop() {
       std::unique_lock<std::mutex> l(sync_mu_);
       sync_cv_.wait(l, [&] { return sync_stopping_ || !sync_queue_.empty(); });
       if (sync_queue_.empty() && sync_stopping_) break;
+      // Linger while appenders in the store are still on their way to the
+      // committer: one fsync then covers them as well.
+      auto deadline = std::chrono::steady_clock::now() + kLinger;
+      while (!sync_stopping_ && sync_queue_writers_ < active_.load(std::memory_order_relaxed) &&
+             sync_cv_.wait_until(l, deadline) != std::cv_status::timeout) {
+      }
       groups.swap(sync_queue_);
+      sync_queue_writers_ = 0;
       syncing_ = true;
     }
     // Every group taken was written before this call, so one sync covers all.
@@ -905,7 +932,6 @@ void EventStoreImpl::FinishGroup(Group& g, const Status& s) {
     std::lock_guard<std::mutex> l(inflight_mu_);
     for (const auto& c : g.command_ids) inflight_.erase(c);
   }
-  std::lock_guard<std::mutex> l(mu_);
   for (Writer* w : g.writers) {
     if (!s.ok()) w->status = s;
     Complete(w);
