@@ -222,6 +222,77 @@ class BatchAuxWriter final : public AuxWriter {
   rocksdb::Status status_;
 };
 
+// The committer's AuxWriter: a plain WriteBatch (indexing every key of the
+// group, as WriteBatchWithIndex does, cost the single committer thread time
+// per event) plus a map of the aux keys this group has written, which is all
+// that Get must see besides the database. Save points undo both.
+class GroupAuxWriter final : public AuxWriter {
+ public:
+  GroupAuxWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatch* wb)
+      : db_(db), cf_(cf), wb_(wb) {}
+  void Put(const std::string& key, const std::string& value) override {
+    Note(wb_->Put(cf_, key, value));
+    Set(key, value);
+  }
+  void Delete(const std::string& key) override {
+    Note(wb_->Delete(cf_, key));
+    Set(key, std::nullopt);
+  }
+  Result<std::optional<std::string>> Get(const std::string& key) override {
+    if (auto it = overlay_.find(key); it != overlay_.end()) return it->second;
+    std::string value;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, key, &value);
+    if (s.IsNotFound()) return std::optional<std::string>();
+    if (!s.ok()) return FromRocks(s, "reading aux key");
+    return std::optional<std::string>(std::move(value));
+  }
+  const rocksdb::Status& status() const { return status_; }
+
+  void SetSavePoint() {
+    wb_->SetSavePoint();
+    undo_.clear();
+    status_ = rocksdb::Status::OK();
+  }
+  void RollbackToSavePoint() {
+    wb_->RollbackToSavePoint();
+    for (auto it = undo_.rbegin(); it != undo_.rend(); ++it) {
+      if (it->existed) overlay_[it->key] = std::move(it->value);
+      else overlay_.erase(it->key);
+    }
+    undo_.clear();
+  }
+  void PopSavePoint() {
+    wb_->PopSavePoint();
+    undo_.clear();
+  }
+
+ private:
+  struct Undo {
+    std::string key;
+    bool existed;
+    std::optional<std::string> value;
+  };
+  void Note(const rocksdb::Status& s) {
+    if (status_.ok() && !s.ok()) status_ = s;
+  }
+  void Set(const std::string& key, std::optional<std::string> value) {
+    auto it = overlay_.find(key);
+    if (it == overlay_.end()) {
+      undo_.push_back({key, false, std::nullopt});
+      overlay_.emplace(key, std::move(value));
+    } else {
+      undo_.push_back({key, true, std::move(it->second)});
+      it->second = std::move(value);
+    }
+  }
+  rocksdb::DB* db_;
+  rocksdb::ColumnFamilyHandle* cf_;
+  rocksdb::WriteBatch* wb_;
+  std::unordered_map<std::string, std::optional<std::string>> overlay_;
+  std::vector<Undo> undo_;  // since the save point, oldest first
+  rocksdb::Status status_;
+};
+
 class EventStoreImpl;
 
 class SubscriptionImpl final : public Subscription {
@@ -689,8 +760,8 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     }
     return;
   }
-  rocksdb::WriteBatchWithIndex wb(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true);
-  BatchAuxWriter aux(db_, aux_cf(), &wb);
+  rocksdb::WriteBatch wb;
+  GroupAuxWriter aux(db_, aux_cf(), &wb);
   std::unordered_map<std::string, uint64_t> group_versions;
   std::unordered_map<std::string, AppendResult> group_commands;
   std::vector<Writer*> finished_now;  // refused: acknowledge at once
@@ -709,7 +780,18 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     return v;
   };
 
-  for (Writer* w : writers) {
+  // Idempotency: every command id of the group looked up in one MultiGet
+  // (nearly always absent; the bloom filters answer).
+  std::vector<rocksdb::Slice> command_keys;
+  command_keys.reserve(writers.size());
+  for (Writer* w : writers) command_keys.emplace_back(w->request.command_id);
+  std::vector<rocksdb::PinnableSlice> stored_results(writers.size());
+  std::vector<rocksdb::Status> command_lookups(writers.size());
+  db_->MultiGet(rocksdb::ReadOptions(), commands_cf(), command_keys.size(), command_keys.data(),
+                stored_results.data(), command_lookups.data());
+
+  for (size_t wi = 0; wi < writers.size(); ++wi) {
+    Writer* w = writers[wi];
     AppendRequest& req = w->request;
     // Idempotency: a command already written (durable or in flight) returns its result.
     {
@@ -725,10 +807,9 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
         continue;
       }
     }
-    std::string stored;
-    rocksdb::Status gs = db_->Get(rocksdb::ReadOptions(), commands_cf(), req.command_id, &stored);
+    const rocksdb::Status& gs = command_lookups[wi];
     if (gs.ok()) {
-      if (DecodeAppendResult(stored, &w->result)) {
+      if (DecodeAppendResult(stored_results[wi].ToStringView(), &w->result)) {
         w->result.duplicate = true;
         group.writers.push_back(w);
       } else {
@@ -772,7 +853,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     }
 
     // Assign positions and versions, chain the hashes, write the keys.
-    wb.SetSavePoint();
+    aux.SetSavePoint();
     std::vector<RecordedEvent> recorded;
     recorded.reserve(req.events.size());
     std::unordered_map<std::string, uint64_t> local_versions;
@@ -825,17 +906,17 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
           build = build.WithContext("commit hook " + hook->Name());
           break;
         }
-        wb.Put(aux_cf(), kHookPrefix + hook->Name(), BE64(result.last_position));
+        aux.Put(kHookPrefix + hook->Name(), BE64(result.last_position));
       }
       if (build.ok() && !aux.status().ok()) build = FromRocks(aux.status(), "commit hook write");
     }
     if (!build.ok()) {
-      wb.RollbackToSavePoint();
+      aux.RollbackToSavePoint();
       w->status = build;
       finished_now.push_back(w);
       continue;
     }
-    wb.PopSavePoint();
+    aux.PopSavePoint();
     pos = p;
     prev = h;
     for (auto& [s, v] : local_versions) group_versions[s] = v;
@@ -860,7 +941,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   if (!group_commands.empty()) {
     rocksdb::WriteOptions wo;
     wo.sync = inline_sync;
-    rocksdb::Status ws = db_->Write(wo, wb.GetWriteBatch());
+    rocksdb::Status ws = db_->Write(wo, &wb);
     if (!ws.ok()) {
       Status err = FromRocks(ws, "writing events");
       SetBackgroundError(err);
