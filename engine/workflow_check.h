@@ -3,7 +3,9 @@
 // CheckWorkflowsDir walks DIR recursively and validates every *.json file:
 // a file's kind is its folder (definitions/, calendars/, jurisdictions/) or,
 // elsewhere, its "kind" field ("workflow" or "jurisdiction"; calendar files
-// have no kind and must live in calendars/). Definitions are checked by
+// have no kind and must live in calendars/). Files of another kind (e.g.
+// "inspection_plan" in plans/) belong to other checkers and are skipped; a
+// file with neither a known folder nor a kind is a problem. Definitions are checked by
 // CheckWorkflowDefinition (and for a duplicate id + version), calendars by
 // BusinessCalendar::AddYearJson, jurisdictions by JurisdictionTree (across
 // all files: ids unique, parents known and higher). The problems come back
