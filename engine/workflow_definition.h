@@ -1,7 +1,8 @@
 // Workflow definitions: the state machines of rectification closure as data.
 //
-// A definition is one JSON file in workflows/definitions/ (format in
-// workflows/README.md; the generated summary is workflows/CONTRACT.md). It
+// A definition is one JSON file in workflows/definitions/ (the shipped files
+// are the examples of the format; the generated summary of each is in
+// workflows/CONTRACT.md). It
 // names its states, its commands (who may send them and what payload they
 // carry), its transitions (state + command [+ payload condition] -> event +
 // next state), its deadlines (started, cleared and extended by events; the
