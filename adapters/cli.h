@@ -23,6 +23,9 @@ void RegisterCalendarCommands(CLI::App& app, int* exit_code);
 void RegisterWorkflowCommands(CLI::App& app, int* exit_code);
 // users add, list, revoke, rotate (adapters/users.h)
 void RegisterUserCommands(CLI::App& app, int* exit_code);
+// report risk-list|rates|plan|case|audit|dossier, projections rebuild,
+// export-log, import enterprises (adapters/cli_report.cc)
+void RegisterReportCommands(CLI::App& app, int* exit_code);
 // serve: the HTTP/JSON service (adapters/service.h, adapters/http_server.h)
 void RegisterServeCommands(CLI::App& app, int* exit_code);
 

@@ -17,6 +17,7 @@ int main(int argc, char** argv) {
   xiaohao::RegisterWorkflowCommands(app, &exit_code);
   xiaohao::RegisterUserCommands(app, &exit_code);
   xiaohao::RegisterServeCommands(app, &exit_code);
+  xiaohao::RegisterReportCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,622 @@
+// xiaohao report | projections | export-log | import enterprises: the
+// supervisor and auditor views from the command line (issue 7).
+//
+// Reports open the store read-only (they work while the service writes) and
+// read the projection plus the log's tail (engine/view_reader.h); as-of and
+// as-at views fold the log from position 1.
+#include <CLI/CLI.hpp>
+#include <openssl/sha.h>
+
+#include <chrono>
+#include <fstream>
+#include <iostream>
+#include <set>
+#include <sstream>
+
+#include "adapters/cli.h"
+#include "adapters/event_json.h"
+#include "adapters/tabular.h"
+#include "engine/audit_trail.h"
+#include "engine/risk_list.h"
+#include "engine/risk_projection.h"
+#include "engine/supervision_rates.h"
+#include "engine/view_reader.h"
+#include "engine/workflow_registry.h"
+#include "store/time_format.h"
+
+namespace xiaohao {
+namespace {
+
+using json = nlohmann::json;
+
+int Fail(const std::string& what) {
+  std::cerr << "xiaohao: " << what << "\n";
+  return 2;
+}
+
+std::string Fixed(double v, int digits) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.*f", digits, v);
+  return b;
+}
+std::string Percent(int64_t num, int64_t den) { return den == 0 ? "" : Fixed(100.0 * num / den, 1) + "%"; }
+
+// "2025-03-15" means the end of that day (24:00 CST); else RFC 3339.
+Result<UnixMicros> ParseInstant(const std::string& text, const std::string& flag) {
+  int64_t day = DayFromText(text);
+  if (day != kNoDay) return CstMidnight(day + 1) - 1;
+  auto t = ParseRfc3339(text);
+  if (!t.ok()) return Status::InvalidArgument(flag + ": '" + text + "' is neither YYYY-MM-DD nor RFC 3339", flag);
+  return t->instant;
+}
+
+struct Common {
+  std::string data, workflows, as_of, as_at, office, quarter, format = "table", out;
+};
+
+void AddCommon(CLI::App* c, Common* a, bool times = true) {
+  c->add_option("--data", a->data, "Data directory")->required();
+  c->add_option("--workflows", a->workflows, "Workflows directory (default: the repository's)");
+  if (times) {
+    c->add_option("--as-of", a->as_of, "Record time: what the system knew then (YYYY-MM-DD = end of day CST, or RFC 3339)");
+    c->add_option("--as-at", a->as_at, "Business time: what had happened by then");
+  }
+  c->add_option("--format", a->format, "table | json | csv | xlsx")
+      ->check(CLI::IsMember({"table", "json", "csv", "xlsx"}));
+  c->add_option("--out", a->out, "Output file (required for xlsx; default stdout)");
+}
+
+// What every report needs: the store (read-only), the registry, the tree.
+struct Env {
+  std::unique_ptr<EventStore> store;
+  WorkflowRegistry registry;
+  JurisdictionTree tree;
+  ViewTime time;
+};
+
+Result<std::unique_ptr<Env>> OpenEnv(const Common& a, bool read_only = true) {
+  auto env = std::make_unique<Env>();
+  std::string wf = a.workflows.empty() ? DefaultWorkflowsDir() : a.workflows;
+  RETURN_IF_ERROR(env->registry.LoadDir(wf + "/definitions").WithContext("loading workflows"));
+  ASSIGN_OR_RETURN(env->tree, JurisdictionTree::LoadDir(wf + "/jurisdictions"));
+  if (!a.as_of.empty()) {
+    ASSIGN_OR_RETURN(env->time.as_of, ParseInstant(a.as_of, "--as-of"));
+  }
+  if (!a.as_at.empty()) {
+    ASSIGN_OR_RETURN(env->time.as_at, ParseInstant(a.as_at, "--as-at"));
+  }
+  StoreOptions o;
+  o.path = a.data;
+  o.read_only = read_only;
+  o.create_if_missing = !read_only;
+  ASSIGN_OR_RETURN(env->store, EventStore::Open(o));
+  RETURN_IF_ERROR(env->registry.LoadFromStore(*env->store).WithContext("loading recorded workflow versions"));
+  return env;
+}
+
+json TimeJson(const ViewTime& t) {
+  json j = json::object();
+  j["as_of"] = t.as_of ? json(FormatRfc3339Cst(*t.as_of)) : json(nullptr);
+  j["as_at"] = t.as_at ? json(FormatRfc3339Cst(*t.as_at)) : json(nullptr);
+  return j;
+}
+
+// Writes a report: JSON as given, the others from its tables.
+int Emit(const Common& a, const json& j, const std::vector<Table>& tables) {
+  if (a.format == "xlsx") {
+    if (a.out.empty()) return Fail("--format xlsx needs --out FILE");
+    Status s = WriteXlsx(tables, a.out);
+    if (!s.ok()) return Fail(s.message());
+    return 0;
+  }
+  std::ofstream file;
+  if (!a.out.empty()) {
+    file.open(a.out, std::ios::binary);
+    if (!file) return Fail("cannot write " + a.out);
+  }
+  std::ostream& out = a.out.empty() ? std::cout : file;
+  if (a.format == "json") {
+    out << j.dump(2) << "\n";
+  } else {
+    for (size_t i = 0; i < tables.size(); ++i) {
+      if (a.format == "csv") WriteCsv(tables[i], out);
+      else WriteTextTable(tables[i], out);
+      if (i + 1 < tables.size()) out << "\n";
+    }
+  }
+  return 0;
+}
+
+json SummaryJson(const CaseSummary& s) {
+  json j{{"case_id", s.case_id},   {"workflow", s.workflow},     {"state", s.state},
+         {"office", s.office},     {"enterprise", s.enterprise}, {"source", s.source},
+         {"product_category", s.product_category},               {"risk_level", s.risk_level},
+         {"opened_on", DayText(s.opened_day)},                   {"overdue", s.overdue() && !s.terminal()}};
+  j["closed_on"] = s.closed_day == kNoDay ? json(nullptr) : json(DayText(s.closed_day));
+  j["facts"] = s.extra;
+  return j;
+}
+
+// --- report risk-list ---------------------------------------------------
+
+struct RiskArgs : Common {
+  RiskFilter filter;
+  bool items = false;
+};
+
+int RunRiskList(const RiskArgs& a) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  auto view = ViewReader::Open((*env)->store.get(), &(*env)->registry, (*env)->time);
+  if (!view.ok()) return Fail(view.status().message());
+  RiskListQuery q;
+  q.unit = a.office;
+  q.quarter = a.quarter;
+  q.filter = a.filter;
+  q.include_items = a.items;
+  auto r = BuildRiskList(**view, (*env)->tree, q);
+  if (!r.ok()) return Fail(r.status().message());
+  json j = TimeJson((*env)->time);
+  j["basis"] = r->basis;
+  j["position"] = r->position;
+  j["rows"] = json::array();
+  // The quarterly table (seed 002's statistics by unit and quarter).
+  Table t{"风险清单季度统计", {"单位", "单位名称", "季度", "发现风险数", "已销号数", "移送数", "未销号数",
+                               "逾期未整改数", "销号率", "销号天数中位数"}, {}};
+  for (const auto& row : r->rows) {
+    const RiskCounts& c = row.counts;
+    auto median = c.median_days_to_close();
+    json rj{{"unit", row.unit},          {"unit_name", row.unit_name}, {"level", row.level},
+            {"depth", row.depth},        {"quarter", row.quarter},     {"opened", c.opened},
+            {"closed", c.closed},        {"referred", c.referred},     {"open", c.open},
+            {"overdue", c.overdue},      {"closure_rate", c.opened ? json(c.closure_rate()) : json(nullptr)}};
+    rj["median_days_to_close"] = median ? json(*median) : json(nullptr);
+    j["rows"].push_back(rj);
+    t.rows.push_back({std::string(row.depth * 2, ' ') + row.unit, row.unit_name, row.quarter,
+                      std::to_string(c.opened), std::to_string(c.closed), std::to_string(c.referred),
+                      std::to_string(c.open), std::to_string(c.overdue), Percent(c.closed, c.opened),
+                      median ? Fixed(*median, 1) : ""});
+  }
+  std::vector<Table> tables{t};
+  if (a.items) {
+    j["items"] = json::array();
+    Table it{"风险清单", {"案件编号", "责任单位", "企业", "风险来源", "产品类别", "风险等级", "状态", "发现日期",
+                         "销号日期", "是否逾期"}, {}};
+    for (const auto& s : r->items) {
+      j["items"].push_back(SummaryJson(s));
+      it.rows.push_back({s.case_id, s.office, s.enterprise, s.source, s.product_category, s.risk_level, s.state,
+                         DayText(s.opened_day), DayText(s.closed_day), s.overdue() && !s.terminal() ? "是" : "否"});
+    }
+    tables.push_back(it);
+  }
+  return Emit(a, j, tables);
+}
+
+// --- report case / audit / dossier --------------------------------------
+
+int RunCase(const Common& a, const std::string& case_id) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  auto s = CaseAsOf(*(*env)->store, (*env)->registry, case_id, (*env)->time);
+  if (!s.ok()) return Fail(s.status().message());
+  json j = TimeJson((*env)->time);
+  j["case"] = s->ToJson();
+  Table t{"案件", {"字段", "值"}, {}};
+  t.rows.push_back({"case_id", s->case_id});
+  t.rows.push_back({"workflow", s->workflow_id + " v" + std::to_string(s->workflow_version)});
+  t.rows.push_back({"state", s->state});
+  t.rows.push_back({"version", std::to_string(s->version)});
+  t.rows.push_back({"opened_at", s->opened_at});
+  for (auto it = s->facts.begin(); it != s->facts.end(); ++it)
+    t.rows.push_back({"facts." + it.key(), it->is_string() ? it->get<std::string>() : it->dump()});
+  for (const auto& [name, d] : s->deadlines)
+    t.rows.push_back({"deadline." + name, d.due_date.ToString() + (d.overdue ? " 逾期" : "")});
+  return Emit(a, j, {t});
+}
+
+int RunAudit(const Common& a, const std::string& case_id, double late_days) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  auto trail = BuildAuditTrail(*(*env)->store, case_id, static_cast<int64_t>(late_days * kMicrosPerDay));
+  if (!trail.ok()) return Fail(trail.status().message());
+  json j{{"case_id", case_id}, {"chain_ok", trail->chain_ok}, {"late_after_days", late_days}, {"entries", json::array()}};
+  Table t{"审计轨迹", {"位置", "版本", "事件", "操作人", "角色", "单位", "发生时间", "记录时间", "命令编号", "哈希",
+                      "校验", "补录"}, {}};
+  for (const auto& e : trail->entries) {
+    json ej{{"position", e.position},
+            {"version", e.version},
+            {"type", e.type},
+            {"command", e.command},
+            {"actor", {{"user_id", e.actor.user_id}, {"role", e.actor.role}, {"office", e.actor.office}}},
+            {"occurred_at", e.occurred_at},
+            {"recorded_at", FormatRfc3339Cst(e.recorded_at)},
+            {"command_id", e.command_id},
+            {"hash", HashToHex(e.hash)},
+            {"prev_hash", HashToHex(e.prev_hash)},
+            {"hash_ok", e.hash_ok},
+            {"link_ok", e.link_ok},
+            {"late", e.late},
+            {"lag_hours", e.lag_micros / 3600e6}};
+    ej["payload"] = json::parse(e.payload_json, nullptr, false);
+    j["entries"].push_back(ej);
+    t.rows.push_back({std::to_string(e.position), std::to_string(e.version), e.type, e.actor.user_id, e.actor.role,
+                      e.actor.office, e.occurred_at, FormatRfc3339Cst(e.recorded_at), e.command_id,
+                      HashToHex(e.hash).substr(0, 16), e.hash_ok && e.link_ok ? "ok" : "BROKEN",
+                      e.late ? "补录 " + Fixed(e.lag_micros / 86400e6, 1) + "天" : ""});
+  }
+  int rc = Emit(a, j, {t});
+  return rc != 0 ? rc : (trail->chain_ok ? 0 : 1);
+}
+
+int RunDossier(const Common& a, const std::string& enterprise) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  auto view = ViewReader::Open((*env)->store.get(), &(*env)->registry, (*env)->time);
+  if (!view.ok()) return Fail(view.status().message());
+  auto reg = (*view)->Register();
+  if (!reg.ok()) return Fail(reg.status().message());
+  auto ids = (*view)->CasesOfEnterprise(enterprise);
+  if (!ids.ok()) return Fail(ids.status().message());
+  json j = TimeJson((*env)->time);
+  j["enterprise"] = enterprise;
+  auto rit = reg->find(enterprise);
+  j["register"] = rit == reg->end() ? json(nullptr) : json::parse(rit->second, nullptr, false);
+  j["cases"] = json::array();
+  Table t{"监管档案 " + enterprise, {"案件编号", "类型", "状态", "单位", "立案日期", "销号日期", "事实"}, {}};
+  for (const auto& id : *ids) {
+    auto s = (*view)->Case(id);
+    if (!s.ok()) return Fail(s.status().message());
+    if (!*s) continue;
+    j["cases"].push_back(SummaryJson(**s));
+    std::string facts;
+    for (const auto& [k, v] : (*s)->extra) facts += (facts.empty() ? "" : "; ") + k + "=" + v;
+    t.rows.push_back({id, (*s)->workflow, (*s)->state, (*s)->office, DayText((*s)->opened_day),
+                      DayText((*s)->closed_day), facts});
+  }
+  if (rit == reg->end() && ids->empty()) return Fail("no enterprise " + enterprise + " in the register or any case");
+  return Emit(a, j, {t});
+}
+
+// --- report rates / plan ------------------------------------------------
+
+int RunRates(const Common& a, int year) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  auto view = ViewReader::Open((*env)->store.get(), &(*env)->registry, (*env)->time);
+  if (!view.ok()) return Fail(view.status().message());
+  std::string unit = a.office;
+  if (unit.empty())
+    for (const auto* u : (*env)->tree.Units())
+      if (u->parent.empty()) unit = u->id;
+  auto r = BuildRates(**view, (*env)->tree, unit, year);
+  if (!r.ok()) return Fail(r.status().message());
+  json j = TimeJson((*env)->time);
+  j["unit"] = r->unit;
+  j["year"] = r->year;
+  auto rate = [](int64_t n, int64_t d) { return d == 0 ? json(nullptr) : json(static_cast<double>(n) / d); };
+  j["online_sales_leads"] = {{"received", r->leads_received}, {"answered", r->leads_answered},
+                             {"answered_in_time", r->leads_in_time}, {"rate", rate(r->leads_in_time, r->leads_received)}};
+  j["self_inspection_reports"] = {{"report_year", year - 1}, {"expected", r->self_expected},
+                                  {"received", r->self_received}, {"rate", rate(r->self_received, r->self_expected)}};
+  j["follow_up_coverage"] = {{"rectification_reported", r->followup_due}, {"verified", r->followup_done},
+                             {"rate", rate(r->followup_done, r->followup_due)}};
+  j["inspection_frequency"] = json::array();
+  Table t{"监管指标 " + r->unit + " " + std::to_string(year), {"指标", "应达", "实际", "比率", "目标"}, {}};
+  t.rows.push_back({"网络销售监测信息按时处置反馈", std::to_string(r->leads_received), std::to_string(r->leads_in_time),
+                    Percent(r->leads_in_time, r->leads_received), "100%"});
+  t.rows.push_back({std::to_string(year - 1) + "年度自查报告上报", std::to_string(r->self_expected),
+                    std::to_string(r->self_received), Percent(r->self_received, r->self_expected), "100%"});
+  t.rows.push_back({"整改企业跟踪检查覆盖", std::to_string(r->followup_due), std::to_string(r->followup_done),
+                    Percent(r->followup_done, r->followup_due), "100%"});
+  for (const auto& l : r->levels) {
+    j["inspection_frequency"].push_back({{"level", l.level}, {"enterprises", l.enterprises},
+                                         {"inspected", l.inspected}, {"required", l.required}, {"met", l.met()}});
+    static const char* kNames[] = {"", "一级监管经营企业检查(≥25%/年)", "二级监管经营企业检查(两年一次)",
+                                   "三级监管经营企业检查(每年一次)"};
+    t.rows.push_back({kNames[l.level], std::to_string(l.required), std::to_string(l.inspected),
+                      Percent(l.inspected, l.enterprises), l.met() ? "达到" : "未达到"});
+  }
+  return Emit(a, j, {t});
+}
+
+int RunPlan(const Common& a, const std::string& plan_path) {
+  auto env = OpenEnv(a);
+  if (!env.ok()) return Fail(env.status().message());
+  std::string wf = a.workflows.empty() ? DefaultWorkflowsDir() : a.workflows;
+  auto plan = LoadInspectionPlan(plan_path.empty() ? wf + "/plans/shizhu-2025.json" : plan_path, (*env)->tree);
+  if (!plan.ok()) return Fail(plan.status().message());
+  int qfilter = 0;
+  if (!a.quarter.empty()) {
+    int y;
+    if (!ParseQuarter(a.quarter, &y, &qfilter)) return Fail("--quarter: '" + a.quarter + "' is not like 2025Q3");
+    if (y != plan->year) return Fail("--quarter " + a.quarter + " is outside the plan's year " + std::to_string(plan->year));
+  }
+  auto view = ViewReader::Open((*env)->store.get(), &(*env)->registry, (*env)->time);
+  if (!view.ok()) return Fail(view.status().message());
+  auto rows = BuildPlanProgress(**view, *plan);
+  if (!rows.ok()) return Fail(rows.status().message());
+  json j = TimeJson((*env)->time);
+  j["year"] = plan->year;
+  j["unit"] = plan->unit;
+  j["rows"] = json::array();
+  Table t{std::to_string(plan->year) + "年监管计划检查进度",
+          {"单位", "季度", "经营企业计划家次", "经营企业已检查", "使用单位计划家次", "使用单位已检查", "完成率"}, {}};
+  for (const auto& r : *rows) {
+    if (qfilter && r.quarter != qfilter) continue;
+    std::string quarter = std::to_string(plan->year) + "Q" + std::to_string(r.quarter);
+    j["rows"].push_back({{"office", r.office}, {"name", r.name}, {"quarter", quarter},
+                         {"planned_trading_enterprise", r.planned_trading}, {"done_trading_enterprise", r.done_trading},
+                         {"planned_use_unit", r.planned_use_unit}, {"done_use_unit", r.done_use_unit}});
+    int planned = r.planned_trading + r.planned_use_unit;
+    int done = std::min(r.done_trading, r.planned_trading) + std::min(r.done_use_unit, r.planned_use_unit);
+    t.rows.push_back({r.name, quarter, std::to_string(r.planned_trading), std::to_string(r.done_trading),
+                      std::to_string(r.planned_use_unit), std::to_string(r.done_use_unit), Percent(done, planned)});
+  }
+  return Emit(a, j, {t});
+}
+
+// --- projections rebuild / export-log -----------------------------------
+
+int RunRebuild(const Common& a) {
+  auto env = OpenEnv(a, /*read_only=*/false);
+  if (!env.ok()) return Fail(env.status().message());
+  RiskListProjection p((*env)->store.get(), &(*env)->registry);
+  auto start = std::chrono::steady_clock::now();
+  auto n = p.Rebuild();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (!n.ok()) return Fail("rebuild failed (run it again): " + n.status().message());
+  std::cout << "rebuilt the risk-list projection from position 1: " << *n << " events in " << Fixed(secs, 2)
+            << " s (" << Fixed(secs > 0 ? *n / secs : 0, 0) << " events/s), checkpoint " << p.Checkpoint() << "\n";
+  return 0;
+}
+
+int RunExportLog(const std::string& data, const std::string& out_path) {
+  StoreOptions o;
+  o.path = data;
+  o.read_only = true;
+  o.create_if_missing = false;
+  auto store = EventStore::Open(o);
+  if (!store.ok()) return Fail(store.status().message());
+  std::ofstream file;
+  if (!out_path.empty()) {
+    file.open(out_path, std::ios::binary);
+    if (!file) return Fail("cannot write " + out_path);
+  }
+  std::ostream& out = out_path.empty() ? std::cout : file;
+  Status s = (*store)->ScanLog(1, [&](const RecordedEvent& e) {
+    out << EventToJson(e).dump() << "\n";
+    return static_cast<bool>(out);
+  });
+  if (!s.ok()) return Fail(s.message());
+  if (!out) return Fail("writing the export failed");
+  return 0;
+}
+
+// --- import enterprises --------------------------------------------------
+
+std::vector<std::string> SplitCsvLine(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cur;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    char c = line[i];
+    if (quoted) {
+      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
+        cur.push_back('"');
+        ++i;
+      } else if (c == '"') {
+        quoted = false;
+      } else {
+        cur.push_back(c);
+      }
+    } else if (c == '"') {
+      quoted = true;
+    } else if (c == ',') {
+      cells.push_back(cur);
+      cur.clear();
+    } else if (c != '\r') {
+      cur.push_back(c);
+    }
+  }
+  cells.push_back(cur);
+  return cells;
+}
+
+std::string Sha256Hex(const std::string& s) {
+  unsigned char d[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
+  static const char* kHex = "0123456789abcdef";
+  std::string h;
+  for (unsigned char c : d) {
+    h += kHex[c >> 4];
+    h += kHex[c & 15];
+  }
+  return h;
+}
+
+int RunImportEnterprises(const Common& a, const std::string& file) {
+  std::ifstream in(file, std::ios::binary);
+  if (!in) return Fail("cannot read " + file);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string text = ss.str();
+  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  auto env = OpenEnv(a, /*read_only=*/false);
+  if (!env.ok()) return Fail(env.status().message());
+
+  // Columns (English or Chinese header names).
+  static const std::vector<std::pair<std::string, std::string>> kColumns = {
+      {"code", "统一社会信用代码"}, {"name", "名称"}, {"kind", "类型"}, {"office", "监管所"},
+      {"supervision_level", "监管级别"}, {"product_categories", "产品类别"}};
+  std::istringstream lines(text);
+  std::string line;
+  if (!std::getline(lines, line)) return Fail(file + ": empty file");
+  std::vector<std::string> header = SplitCsvLine(line);
+  std::map<std::string, size_t> col;
+  for (size_t i = 0; i < header.size(); ++i)
+    for (const auto& [en, zh] : kColumns)
+      if (header[i] == en || header[i] == zh) col[en] = i;
+  std::vector<std::string> errors;
+  for (const auto& [en, zh] : kColumns)
+    if (!col.count(en)) errors.push_back(file + ": row 1: field " + en + ": missing column (" + en + " or " + zh + ")");
+  std::vector<NewEvent> events;
+  std::set<std::string> seen;
+  std::string now = FormatRfc3339Cst(SystemClock::Default()->Now());
+  int row = 1;
+  while (errors.empty() && std::getline(lines, line)) {
+    ++row;
+    if (line.empty() || line == "\r") continue;
+    auto cells = SplitCsvLine(line);
+    auto cell = [&](const std::string& f) { return col[f] < cells.size() ? cells[col[f]] : std::string(); };
+    auto bad = [&](const std::string& f, const std::string& what) {
+      errors.push_back(file + ": row " + std::to_string(row) + ": field " + f + ": " + what);
+    };
+    std::string code = cell("code"), kind = cell("kind"), office = cell("office"), level = cell("supervision_level");
+    bool code_ok = !code.empty() && code.size() <= 64;
+    for (char c : code) code_ok = code_ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    if (!code_ok) bad("code", "'" + code + "' must be 1..64 letters, digits, '-' or '_'");
+    else if (!seen.insert(code).second) bad("code", "'" + code + "' appears twice in the file");
+    if (cell("name").empty()) bad("name", "empty");
+    if (kind != "trading_enterprise" && kind != "manufacturer" && kind != "use_unit")
+      bad("kind", "'" + kind + "' is not trading_enterprise, manufacturer or use_unit");
+    const JurisdictionUnit* u = (*env)->tree.Find(office);
+    if (u == nullptr) bad("office", "unknown unit '" + office + "'");
+    if (level != "1" && level != "2" && level != "3") bad("supervision_level", "'" + level + "' is not 1, 2 or 3");
+    json cats = json::array();
+    std::string cat;
+    std::istringstream cs(cell("product_categories"));
+    while (std::getline(cs, cat, ';'))
+      if (!cat.empty()) cats.push_back(cat);
+    if (!errors.empty()) continue;
+    json rec{{"code", code}, {"name", cell("name")}, {"kind", kind}, {"office", office},
+             {"supervision_level", std::stoi(level)}, {"product_categories", cats}};
+    events.push_back({kEnterpriseStreamPrefix + code, kEnterpriseRegistered, now, {"cli-import", "admin", ""},
+                      rec.dump()});
+  }
+  if (!errors.empty()) {
+    for (const auto& e : errors) std::cerr << "xiaohao: " << e << "\n";
+    return Fail("nothing imported: fix the rows above and run again");
+  }
+  if (events.empty()) return Fail(file + ": no rows");
+  // One append per 10,000 rows (the store's limit), each under a command id
+  // derived from the file's contents: re-running the same file writes nothing twice.
+  std::string digest = Sha256Hex(text).substr(0, 32);
+  size_t chunk = 10000;
+  for (size_t i = 0; i < events.size(); i += chunk) {
+    AppendRequest req;
+    req.command_id = "import-enterprises-" + digest + "-" + std::to_string(i / chunk);
+    for (size_t k = i; k < std::min(events.size(), i + chunk); ++k) req.events.push_back(events[k]);
+    auto r = (*env)->store->Append(std::move(req));
+    if (!r.ok()) return Fail("import stopped at row " + std::to_string(i + 2) + ": " + r.status().message());
+  }
+  std::cout << "imported " << events.size() << " enterprises into the register\n";
+  return 0;
+}
+
+}  // namespace
+
+void RegisterReportCommands(CLI::App& app, int* exit_code) {
+  CLI::App* report = app.add_subcommand(
+      "report",
+      "Supervisor and auditor reports from the event log (read-only).\n"
+      "Examples:\n  xiaohao report risk-list --data ./var --office shizhu --quarter 2025Q3\n"
+      "  xiaohao report risk-list --data ./var --format xlsx --out q3.xlsx\n"
+      "  xiaohao report case --data ./var --case risk_item-x --as-of 2025-10-01\n"
+      "  xiaohao report audit --data ./var --case risk_item-x");
+  report->require_subcommand(1);
+
+  auto risk = std::make_shared<RiskArgs>();
+  CLI::App* rl = report->add_subcommand(
+      "risk-list", "风险清单: opened, closed (销号), referred, open, overdue, closure rate and median days to close,\n"
+                   "per unit and quarter, rolled up the jurisdiction tree");
+  AddCommon(rl, risk.get());
+  rl->add_option("--office", risk->office, "Report this unit's subtree (default: the whole tree)");
+  rl->add_option("--quarter", risk->quarter, "Quarter of the opening date, like 2025Q3 (default: all)");
+  rl->add_option("--source", risk->filter.source, "inspection|sampling|adverse_event|online_sales|complaint|public_opinion");
+  rl->add_option("--category", risk->filter.product_category, "Product category");
+  rl->add_option("--enterprise", risk->filter.enterprise, "Enterprise code");
+  rl->add_option("--risk-level", risk->filter.risk_level, "low|medium|high");
+  rl->add_option("--state", risk->filter.state, "A risk_item state, or open / overdue");
+  rl->add_flag("--items", risk->items, "Also list the matching items");
+  rl->callback([risk, exit_code] { *exit_code = RunRiskList(*risk); });
+
+  auto cs = std::make_shared<Common>();
+  auto case_id = std::make_shared<std::string>();
+  CLI::App* c = report->add_subcommand("case", "One case's state, now or as of / as at a past instant");
+  AddCommon(c, cs.get());
+  c->add_option("--case", *case_id, "Case id")->required();
+  c->callback([cs, case_id, exit_code] { *exit_code = RunCase(*cs, *case_id); });
+
+  auto au = std::make_shared<Common>();
+  auto au_case = std::make_shared<std::string>();
+  auto late_days = std::make_shared<double>(3.0);
+  CLI::App* audit = report->add_subcommand(
+      "audit", "A case's whole history: actor, office, both times, command id and hash, each checked against\n"
+               "the chain; flags events recorded long after they occurred. Exit 1 when the chain is broken.");
+  AddCommon(audit, au.get(), /*times=*/false);
+  audit->add_option("--case", *au_case, "Case id")->required();
+  audit->add_option("--late-days", *late_days, "Flag records made more than this many days after the fact (default 3)");
+  audit->callback([au, au_case, late_days, exit_code] { *exit_code = RunAudit(*au, *au_case, *late_days); });
+
+  auto ds = std::make_shared<Common>();
+  auto ent = std::make_shared<std::string>();
+  CLI::App* dossier = report->add_subcommand("dossier", "监管档案: an enterprise's register record and every case naming it");
+  AddCommon(dossier, ds.get());
+  dossier->add_option("--enterprise", *ent, "Enterprise code")->required();
+  dossier->callback([ds, ent, exit_code] { *exit_code = RunDossier(*ds, *ent); });
+
+  auto ra = std::make_shared<Common>();
+  auto year = std::make_shared<int>(2025);
+  CLI::App* rates = report->add_subcommand(
+      "rates", "Online-sales leads answered in time, self-inspection reports received, follow-up coverage,\n"
+               "inspections against supervision-level frequencies");
+  AddCommon(rates, ra.get());
+  rates->add_option("--office", ra->office, "Unit (default: the root of the tree)");
+  rates->add_option("--year", *year, "Year (default 2025)");
+  rates->callback([ra, year, exit_code] { *exit_code = RunRates(*ra, *year); });
+
+  auto pl = std::make_shared<Common>();
+  auto plan = std::make_shared<std::string>();
+  CLI::App* pc = report->add_subcommand("plan", "Inspection plan progress: planned against done per office and quarter");
+  AddCommon(pc, pl.get());
+  pc->add_option("--plan", *plan, "Plan file (default workflows/plans/shizhu-2025.json)");
+  pc->add_option("--quarter", pl->quarter, "Only this quarter, like 2025Q1");
+  pc->callback([pl, plan, exit_code] { *exit_code = RunPlan(*pl, *plan); });
+
+  CLI::App* proj = app.add_subcommand("projections", "The supervisor views' projection in the store");
+  proj->require_subcommand(1);
+  auto rb = std::make_shared<Common>();
+  CLI::App* rebuild = proj->add_subcommand(
+      "rebuild", "Rebuild the risk-list projection from position 1 (needs the store to itself).\n"
+                 "Example:\n  xiaohao projections rebuild --data ./var");
+  rebuild->add_option("--data", rb->data, "Data directory")->required();
+  rebuild->add_option("--workflows", rb->workflows, "Workflows directory (default: the repository's)");
+  rebuild->callback([rb, exit_code] { *exit_code = RunRebuild(*rb); });
+
+  auto ex_data = std::make_shared<std::string>();
+  auto ex_out = std::make_shared<std::string>();
+  CLI::App* ex = app.add_subcommand(
+      "export-log", "The whole event log as JSON lines with positions and hashes (as `read`);\n"
+                    "check it with doc/verify_export.py. Read-only.\n"
+                    "Example:\n  xiaohao export-log --data ./var > log.jsonl && python3 doc/verify_export.py log.jsonl");
+  ex->add_option("--data", *ex_data, "Data directory")->required();
+  ex->add_option("--out", *ex_out, "Output file (default stdout)");
+  ex->callback([ex_data, ex_out, exit_code] { *exit_code = RunExportLog(*ex_data, *ex_out); });
+
+  CLI::App* imp = app.add_subcommand("import", "Import reference data as events");
+  imp->require_subcommand(1);
+  auto ie = std::make_shared<Common>();
+  auto ie_file = std::make_shared<std::string>();
+  CLI::App* ents = imp->add_subcommand(
+      "enterprises",
+      "The enterprise register from CSV: code,name,kind,office,supervision_level,product_categories\n"
+      "(or 统一社会信用代码,名称,类型,监管所,监管级别,产品类别; categories separated by ';').\n"
+      "Every row is checked first; one bad row imports nothing.\n"
+      "Example:\n  xiaohao import enterprises --data ./var enterprises.csv");
+  ents->add_option("file", *ie_file, "CSV file")->required();
+  ents->add_option("--data", ie->data, "Data directory")->required();
+  ents->add_option("--workflows", ie->workflows, "Workflows directory (default: the repository's)");
+  ents->callback([ie, ie_file, exit_code] { *exit_code = RunImportEnterprises(*ie, *ie_file); });
+}
+
+}  // namespace xiaohao
