@@ -25,6 +25,8 @@ struct ServeArgs {
   bool read_only = false;
   size_t threads = 8;
   size_t max_body_bytes = 1 << 20;
+  std::string alert_outbox;
+  std::string alert_webhook;
 };
 
 void LogLine(const std::string& line) {
@@ -37,6 +39,8 @@ int Serve(const ServeArgs& a) {
   so.workflows_dir = a.workflows.empty() ? DefaultWorkflowsDir() : a.workflows;
   so.read_only = a.read_only;
   so.max_body_bytes = a.max_body_bytes;
+  so.alert_outbox = a.alert_outbox;
+  so.alert_webhook = a.alert_webhook;
   auto service = Service::Open(so);
   if (!service.ok()) {
     std::cerr << "xiaohao serve: " << service.status().ToString() << "\n";
@@ -44,9 +48,9 @@ int Serve(const ServeArgs& a) {
   }
   LogLine((*service)->StartupReport());
 
-  // The deadline scheduler (engine/deadline_*) will start here, on the same
-  // store, once it lands, and stop after the HTTP server has drained and
-  // before the service (and its store) is closed.
+  // The deadline scheduler and the alert sinks run inside the service
+  // (Service::Open starts them); they stop after the HTTP server has drained,
+  // when the service is closed, before its store.
 
   HttpServerOptions ho;
   ho.listen = a.listen;
@@ -83,6 +87,10 @@ void RegisterServeCommands(CLI::App& app, int* exit_code) {
   serve->add_flag("--read-only", a->read_only,
                   "Serve reads only (also starts on a data directory whose hash chain is broken)");
   serve->add_option("--threads", a->threads, "HTTP worker threads (default 8)");
+  serve->add_option("--alert-outbox", a->alert_outbox,
+                    "JSONL file that receives every alert (default <data>/alerts-outbox.jsonl)");
+  serve->add_option("--alert-webhook", a->alert_webhook,
+                    "URL that receives each alert as a JSON POST, retried until it answers 2xx");
   serve->add_option("--max-body-bytes", a->max_body_bytes, "Largest request body answered (default 1048576); more is 413");
   serve->callback([a, exit_code]() { *exit_code = Serve(*a); });
 }

@@ -12,11 +12,15 @@
 #include <set>
 #include <sstream>
 
+#include "adapters/alerts.h"
 #include "adapters/event_json.h"
 #include "adapters/metrics.h"
 #include "adapters/users.h"
 #include "engine/calendar.h"
 #include "engine/command_handler.h"
+#include "engine/deadline_index.h"
+#include "engine/deadline_scheduler.h"
+#include "engine/deadline_timer.h"
 #include "engine/jurisdiction.h"
 #include "engine/rejection.h"
 #include "engine/workflow_registry.h"
@@ -240,8 +244,17 @@ struct Service::Impl {
   BusinessCalendar calendar;
   JurisdictionTree tree;
   WorkflowRegistry registry;
+  // The deadline index is a commit hook of the store: created before it,
+  // destroyed after it.
+  EventStore* raw_store = nullptr;
+  std::unique_ptr<DeadlineIndex> deadline_index = std::make_unique<DeadlineIndex>(&raw_store);
   std::unique_ptr<EventStore> store;
   std::unique_ptr<CommandHandler> commands;
+  // Destroyed before the store: the timer and the alert sinks use it.
+  std::unique_ptr<DeadlineScheduler> scheduler;
+  std::unique_ptr<DeadlineTimer> timer;
+  std::unique_ptr<OutboxSink> outbox;
+  std::unique_ptr<WebhookSink> webhook;
   std::unique_ptr<Authenticator> auth;
   ServiceMetrics metrics;
   KeyedMutex case_locks;
@@ -250,6 +263,50 @@ struct Service::Impl {
   std::atomic<bool> draining{false};
   std::atomic<size_t> in_flight{0};
   std::string startup_report;
+
+  ~Impl() {
+    // Stop the timer's pokes before the timer goes; the store outlives both.
+    deadline_index->SetOnScheduled(nullptr);
+    webhook.reset();
+    outbox.reset();
+    timer.reset();
+  }
+
+  // The deadline scheduler and the alert sinks run inside the service
+  // (engine/deadline_timer.h, adapters/alerts.h).
+  Status StartDeadlinesAndAlerts() {
+    scheduler = std::make_unique<DeadlineScheduler>(
+        SchedulerDeps{store.get(), deadline_index.get(), commands.get(), &registry, &calendar, &tree});
+    // A calendar file added or amended since the last start: recompute the
+    // open deadlines it affects, visibly, on their cases.
+    auto recomputed = scheduler->RecomputeForCalendar(clock->Now());
+    if (!recomputed.ok()) return recomputed.status().WithContext("recomputing deadlines for the calendar");
+    if (*recomputed > 0) startup_report += "; " + std::to_string(*recomputed) + " deadlines recomputed for a changed calendar";
+    if (options.run_scheduler) {
+      DeadlineTimerOptions to;
+      to.on_error = [](const Status& s) { std::fprintf(stderr, "deadline scheduler: %s\n", s.ToString().c_str()); };
+      to.on_run = [](const RunReport& r) {
+        std::fprintf(stderr, "deadline scheduler: %zu warnings, %zu overdue, %zu escalations written\n", r.warnings,
+                     r.overdue, r.escalations);
+      };
+      timer = std::make_unique<DeadlineTimer>(store.get(), scheduler.get(), deadline_index.get(), clock, to);
+      DeadlineTimer* t = timer.get();
+      deadline_index->SetOnScheduled([t](UnixMicros at, uint64_t position) { t->Poke(at, position); });
+      timer->Start();
+    }
+    std::string outbox_path = options.alert_outbox.empty() ? options.data_dir + "/alerts-outbox.jsonl" : options.alert_outbox;
+    auto ob = OutboxSink::Start(store.get(), outbox_path);
+    if (!ob.ok()) return ob.status();
+    outbox = std::move(*ob);
+    if (!options.alert_webhook.empty()) {
+      WebhookOptions wo;
+      wo.url = options.alert_webhook;
+      auto wh = WebhookSink::Start(store.get(), wo);
+      if (!wh.ok()) return wh.status();
+      webhook = std::move(*wh);
+    }
+    return Status::OK();
+  }
 
   void BuildRoutes() {
     // The routing table. Later endpoints slot in here: GET /v1/risk-list,
@@ -265,6 +322,7 @@ struct Service::Impl {
         {"POST", {"v1", "cases", "{}", "commands"}, "POST /v1/cases/{id}/commands", true, &Impl::SendCommand},
         {"GET", {"v1", "cases", "{}", "events"}, "GET /v1/cases/{id}/events", true, &Impl::ListEvents},
         {"GET", {"v1", "verify"}, "GET /v1/verify", true, &Impl::VerifyChain},
+        {"GET", {"v1", "deadlines"}, "GET /v1/deadlines", true, &Impl::ListDeadlines},
     };
   }
 
@@ -505,8 +563,33 @@ struct Service::Impl {
              "# TYPE xiaohao_http_requests_in_flight gauge\n"
              "xiaohao_http_requests_in_flight "
           << in_flight.load() << "\n";
-    // The deadline scheduler will add open/overdue deadlines, subscription
-    // lag and alert backlog here once it runs inside the service.
+    if (outbox) {
+      uint64_t head = store->DurableHead(), cp = outbox->subscription()->Checkpoint();
+      extra << "# HELP xiaohao_alert_outbox_backlog Log positions not yet examined for alerts by the outbox.\n"
+               "# TYPE xiaohao_alert_outbox_backlog gauge\n"
+               "xiaohao_alert_outbox_backlog "
+            << (head > cp ? head - cp : 0) << "\n";
+    }
+    if (webhook) {
+      uint64_t head = store->DurableHead(), cp = webhook->subscription()->Checkpoint();
+      extra << "# HELP xiaohao_alert_webhook_backlog Log positions not yet delivered to the webhook.\n"
+               "# TYPE xiaohao_alert_webhook_backlog gauge\n"
+               "xiaohao_alert_webhook_backlog "
+            << (head > cp ? head - cp : 0) << "\n"
+            << "# TYPE xiaohao_alert_webhook_failures_total counter\n"
+               "xiaohao_alert_webhook_failures_total "
+            << webhook->failures() << "\n";
+    }
+    if (timer) {
+      auto overdue = deadline_index->DueBetween(0, clock->Now(), 100000);
+      if (overdue.ok())
+        extra << "# HELP xiaohao_deadlines_overdue Open deadlines past their due instant (capped at 100000).\n"
+                 "# TYPE xiaohao_deadlines_overdue gauge\n"
+                 "xiaohao_deadlines_overdue "
+              << overdue->size() << "\n";
+      extra << "# TYPE xiaohao_scheduler_runs_total counter\nxiaohao_scheduler_runs_total " << timer->runs()
+            << "\n";
+    }
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
     r.body = metrics.Render(extra.str());
@@ -702,6 +785,52 @@ struct Service::Impl {
     return JsonResponse(200, json{{"case_id", c.params[0]}, {"events", EventsJson(*events)}, {"next_cursor", next}});
   }
 
+  // GET /v1/deadlines?status=overdue|upcoming&within=7d&limit=N: open
+  // deadlines of cases the caller may see, earliest due first.
+  HttpResponse ListDeadlines(Call& c) {
+    std::string status = c.query.count("status") ? c.query["status"] : "upcoming";
+    if (status != "overdue" && status != "upcoming")
+      return BadRequest("invalid_argument", "status must be overdue or upcoming", "status");
+    size_t limit = kDefaultPageSize;
+    if (auto it = c.query.find("limit"); it != c.query.end()) {
+      char* end = nullptr;
+      unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
+      if (it->second.empty() || *end != '\0' || v < 1 || v > kMaxPageSize)
+        return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
+      limit = static_cast<size_t>(v);
+    }
+    int64_t within_days = 7;
+    if (auto it = c.query.find("within"); it != c.query.end()) {
+      auto p = Period::Parse(it->second);
+      if (!p.ok() || p->unit != Period::Unit::kDays)
+        return BadRequest("invalid_argument", "within must be a number of days like 7d", "within");
+      within_days = p->count;
+    }
+    UnixMicros now = clock->Now();
+    UnixMicros from = status == "overdue" ? 0 : now;
+    UnixMicros to = status == "overdue" ? now : now + within_days * kMicrosPerDay;
+    // Scan more than the page: entries the caller may not see are skipped.
+    auto found = deadline_index->DueBetween(from, to, limit * 20 + 100);
+    if (!found.ok()) return ErrorResponse(FromStatus(found.status()));
+    json out = json::array();
+    for (const IndexedDeadline& d : *found) {
+      if (out.size() >= limit) break;
+      auto state = commands->LoadCase(d.case_id);
+      if (!state.ok() || CheckVisible(c.user, *state)) continue;
+      out.push_back({{"case_id", d.case_id},
+                     {"workflow", state->workflow_id},
+                     {"state", state->state},
+                     {"office", state->office()},
+                     {"deadline", d.name},
+                     {"generation", d.generation},
+                     {"due_date", d.due_date},
+                     {"due_at", FormatRfc3339Cst(d.due_at)},
+                     {"stage", StageName(d.stage)},
+                     {"provisional", d.provisional}});
+    }
+    return JsonResponse(200, json{{"status", status}, {"deadlines", out}});
+  }
+
   HttpResponse VerifyChain(Call& c) {
     if (c.user.role == "enterprise")
       return ErrorResponse({403, "role_not_allowed", "chain verification is for regulators and auditors", "", {}});
@@ -737,9 +866,11 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
   so.path = options.data_dir;
   so.read_only = options.read_only;
   so.clock = impl->clock;
+  so.hooks = {impl->deadline_index.get()};
   auto store = EventStore::Open(so);
   if (!store.ok()) return store.status().WithContext("opening " + options.data_dir);
   impl->store = std::move(*store);
+  impl->raw_store = impl->store.get();
 
   // A full walk of the chain at every start. TODO(issue 8): resume from the
   // last verified (position, hash) kept in aux once stores grow large.
@@ -764,6 +895,7 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
   impl->commands = std::make_unique<CommandHandler>(impl->store.get(), &impl->registry, &impl->calendar,
                                                     &impl->tree, impl->clock);
   impl->auth = std::make_unique<Authenticator>(UsersFilePath(options.data_dir));
+  if (!options.read_only) RETURN_IF_ERROR(impl->StartDeadlinesAndAlerts());
   impl->BuildRoutes();
   return std::unique_ptr<Service>(new Service(std::move(impl)));
 }

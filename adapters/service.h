@@ -10,6 +10,7 @@
 //   GET  /v1/cases/{id}                 a case's state       200 {case_id, workflow, state, version, deadlines}
 //   GET  /v1/cases/{id}/events          its events           200 {events, next_cursor}  (limit, cursor)
 //   GET  /v1/verify                     the hash chain       200 {ok, events, head}
+//   GET  /v1/deadlines?status=overdue|upcoming&within=7d    open deadlines
 //   GET  /v1/openapi.yaml, /healthz, /metrics (no token)
 //
 // Authentication: "Authorization: Bearer <token>" (adapters/users.h).
@@ -77,6 +78,10 @@ struct ServiceOptions {
   // more than this, or a large body is cut off without an answer.
   size_t max_body_bytes = 1 << 20;
   Clock* clock = nullptr;  // defaults to SystemClock::Default()
+  // Deadlines and alerts (engine/deadline_timer.h, adapters/alerts.h).
+  bool run_scheduler = true;  // tests turn the timer off and drive time themselves
+  std::string alert_outbox;   // JSONL file; default <data_dir>/alerts-outbox.jsonl
+  std::string alert_webhook;  // http(s) URL; empty = no webhook
 };
 
 class Service {

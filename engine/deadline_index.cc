@@ -58,6 +58,7 @@ const char* StageName(IndexedDeadline::Stage s) {
     case IndexedDeadline::Stage::kWarning: return "warning";
     case IndexedDeadline::Stage::kOverdue: return "overdue";
     case IndexedDeadline::Stage::kEscalation: return "escalation";
+    case IndexedDeadline::Stage::kDone: return "done";
   }
   return "?";
 }
@@ -76,9 +77,10 @@ Result<IndexedDeadline> IndexedDeadline::FromJson(const json& j) {
     d.name = j.at("name").get<std::string>();
     d.generation = j.at("generation").get<int>();
     std::string stage = j.at("stage").get<std::string>();
-    d.stage = stage == "warning"   ? Stage::kWarning
-              : stage == "overdue" ? Stage::kOverdue
-                                   : Stage::kEscalation;
+    d.stage = stage == "warning"      ? Stage::kWarning
+              : stage == "overdue"    ? Stage::kOverdue
+              : stage == "escalation" ? Stage::kEscalation
+                                      : Stage::kDone;
     d.escalation_step = j.at("step").get<int>();
     d.next_at = j.at("next_at").get<UnixMicros>();
     d.due_at = j.at("due_at").get<UnixMicros>();
@@ -113,11 +115,13 @@ Status DeadlineIndex::OnEvents(const std::vector<RecordedEvent>& events, AuxWrit
       aux.Delete(DueKey(d));
       aux.Delete(EntryKey(d));
     };
-    auto put = [&](const IndexedDeadline& d) {
+    auto put = [&, position = e.position](const IndexedDeadline& d) {
       aux.Put(EntryKey(d), d.ToJson().dump());
-      aux.Put(QueueKey(d), "");
       aux.Put(DueKey(d), "");
-      if (on_scheduled_) on_scheduled_(d.next_at);
+      if (d.stage == IndexedDeadline::Stage::kDone) return;
+      aux.Put(QueueKey(d), "");
+      std::lock_guard<std::mutex> l(on_scheduled_mu_);
+      if (on_scheduled_) on_scheduled_(d.next_at, position);
     };
     bool current = existing && existing->generation == generation;
 
@@ -162,8 +166,10 @@ Status DeadlineIndex::OnEvents(const std::vector<RecordedEvent>& events, AuxWrit
         ASSIGN_OR_RETURN(d.next_at, Instant(p, "next_escalation_at"));
         d.stage = IndexedDeadline::Stage::kEscalation;
         d.escalation_step = p.value("next_escalation_step", d.escalation_step + 1);
-        put(d);
+      } else {
+        d.stage = IndexedDeadline::Stage::kDone;
       }
+      put(d);
     }
     // Other deadline.* facts (deadline.overdue_corrected, ...) move nothing.
   }

@@ -10,18 +10,20 @@
 //                                                   (or due_at when warn_at is not earlier)
 //   deadline.warning                             -> next fire = due_at
 //   deadline.overdue (any on_expiry type that starts "deadline.")
-//                                                -> next fire = next_escalation_at, or closed
-//   deadline.escalated                           -> next fire = next_escalation_at, or closed
+//                                                -> next fire = next_escalation_at, or done
+//   deadline.escalated                           -> next fire = next_escalation_at, or done
 //   deadline.cleared                             -> closed
 // Events of an older generation than the open one are ignored.
 //
 // Keys:  dlc/<case>\0<name>                -> entry (JSON)
-//        dlq/<next fire, u64 BE µs><case>\0<name> -> ""   (the queue)
+//        dlq/<next fire, u64 BE µs><case>\0<name> -> ""   (the queue; not for done entries)
+//        dld/<due instant, u64 BE µs><case>\0<name> -> ""  (for overdue/upcoming lists)
 // Memory is bounded: nothing is held in RAM; Due() scans the queue's head.
 #ifndef XIAOHAO_ENGINE_DEADLINE_INDEX_H_
 #define XIAOHAO_ENGINE_DEADLINE_INDEX_H_
 
 #include <functional>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -33,7 +35,9 @@ namespace xiaohao {
 
 // One open deadline as the index holds it.
 struct IndexedDeadline {
-  enum class Stage { kWarning, kOverdue, kEscalation };
+  // kDone: overdue and every rung of the ladder fired; the deadline stays
+  // open (and listed as overdue) until cleared, but nothing more fires.
+  enum class Stage { kWarning, kOverdue, kEscalation, kDone };
   std::string case_id;
   std::string name;
   int generation = 0;
@@ -59,8 +63,14 @@ class DeadlineIndex final : public CommitHook {
   Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) override;
 
   // Called (on the committer thread) whenever a deadline's next fire is set,
-  // so a waiting scheduler can wake earlier. Set before the store opens.
-  void SetOnScheduled(std::function<void(UnixMicros)> f) { on_scheduled_ = std::move(f); }
+  // so a waiting scheduler can wake earlier. Thread-safe; once it returns, the
+  // previous callback is not running and will not be called again.
+  // Arguments: the instant of the next firing, and the position of the event
+  // that set it (not yet durable when the callback runs).
+  void SetOnScheduled(std::function<void(UnixMicros, uint64_t)> f) {
+    std::lock_guard<std::mutex> l(on_scheduled_mu_);
+    on_scheduled_ = std::move(f);
+  }
 
   // Deadlines whose next fire is at or before `now`, earliest first.
   Result<std::vector<IndexedDeadline>> Due(UnixMicros now, size_t limit) const;
@@ -81,7 +91,8 @@ class DeadlineIndex final : public CommitHook {
  private:
   EventStore* store() const { return *store_; }
   EventStore** store_;  // the store is opened after the hook is created
-  std::function<void(UnixMicros)> on_scheduled_;
+  std::mutex on_scheduled_mu_;
+  std::function<void(UnixMicros, uint64_t)> on_scheduled_;  // GUARDED_BY(on_scheduled_mu_)
 };
 
 }  // namespace xiaohao

@@ -17,6 +17,8 @@
 #include "adapters/service.h"
 #include "adapters/users.h"
 #include "store/event_store.h"
+#include "store/time_format.h"
+#include <fstream>
 #include "tests/adapters/http_test_client.h"
 #include "tests/test_util.h"
 
@@ -525,4 +527,68 @@ TEST_CASE("service: SIGTERM drains, exits 0, and loses nothing acknowledged", "[
 }
 
 }  // namespace
+}  // namespace xiaohao
+
+namespace xiaohao {
+namespace {
+json LeadBody(const std::string& office, const std::string& received_on, const std::string& occurred_at) {
+  return json{{"workflow", "online_sales_lead"},
+              {"occurred_at", occurred_at},
+              {"payload",
+               {{"office", office},
+                {"lead_no", "JL-" + received_on},
+                {"received_on", received_on},
+                {"enterprise", "E1"},
+                {"description", "平台销售未备案产品"}}}};
+}
+}  // namespace
+
+TEST_CASE("service: the scheduler runs inside; overdue and upcoming deadlines are listed and alerted", "[service][deadlines]") {
+  ServerFixture f;
+  // Received long ago: its 50 days have passed, so the scheduler fires at once.
+  HttpAnswer old = f.Post("li", "/v1/cases", LeadBody("nanbin", "2025-09-26", "2025-09-26T16:00:00+08:00"));
+  REQUIRE(old.status == 201);
+  std::string old_id = old.Json()["case_id"];
+  // Received today: due in about 50 days.
+  std::string today = FormatRfc3339Cst(SystemClock::Default()->Now());
+  HttpAnswer fresh = f.Post("li", "/v1/cases", LeadBody("nanbin", today.substr(0, 10), today));
+  REQUIRE(fresh.status == 201);
+  std::string fresh_id = fresh.Json()["case_id"];
+
+  bool overdue = false;
+  for (int i = 0; i < 100 && !overdue; ++i) {
+    json c = f.Get("li", "/v1/cases/" + old_id).Json();
+    for (const auto& d : c["deadlines"]) overdue = overdue || d.value("overdue", false);
+    if (!overdue) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  REQUIRE(overdue);
+
+  HttpAnswer list = f.Get("li", "/v1/deadlines?status=overdue");
+  REQUIRE(list.status == 200);
+  REQUIRE(list.Json()["deadlines"].size() == 1);
+  CHECK(list.Json()["deadlines"][0]["case_id"] == old_id);
+  CHECK(list.Json()["deadlines"][0]["due_date"] == "2025-11-17");
+  // Another office's inspector does not see it.
+  CHECK(f.Get("zhao", "/v1/deadlines?status=overdue").Json()["deadlines"].empty());
+  // Upcoming: within 60 days yes, within 7 days no.
+  auto up60 = f.Get("li", "/v1/deadlines?status=upcoming&within=60d").Json()["deadlines"];
+  REQUIRE(up60.size() == 1);
+  CHECK(up60[0]["case_id"] == fresh_id);
+  CHECK(f.Get("li", "/v1/deadlines?status=upcoming&within=7d").Json()["deadlines"].empty());
+  CHECK(f.Get("li", "/v1/deadlines?status=late").status == 400);
+  CHECK(f.Get("li", "/v1/deadlines?within=soon").status == 400);
+
+  // The overdue alert reaches the outbox.
+  bool alerted = false;
+  for (int i = 0; i < 100 && !alerted; ++i) {
+    std::ifstream in(f.data() + "/alerts-outbox.jsonl");
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty() && json::parse(line)["kind"] == "overdue" && json::parse(line)["case_id"] == old_id)
+        alerted = true;
+    if (!alerted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(alerted);
+}
+
 }  // namespace xiaohao

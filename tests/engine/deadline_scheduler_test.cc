@@ -8,6 +8,8 @@
 
 #include "engine/command_handler.h"
 #include "engine/deadline_index.h"
+#include "engine/deadline_timer.h"
+#include <thread>
 #include "store/fault_injection.h"
 #include "tests/engine/workflow_fixture.h"
 
@@ -129,6 +131,11 @@ TEST_CASE("deadlines: the 50-day window warns, goes overdue and escalates, each 
   CHECK(json::parse(esc[2].payload_json)["notify_unit"] == "chongqing");
   CHECK(f.Tick("2026-06-30T00:00:00+08:00").total() == 0);  // the ladder is done
   CHECK_FALSE((*f.index.NextFire()).has_value());
+  // ...but the deadline is still open, and listed among the overdue.
+  auto listed = f.index.DueBetween(0, f.clock.Now(), 10);
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK(listed->front().stage == IndexedDeadline::Stage::kDone);
   // The deadline stays open (overdue) until the result is reported.
   REQUIRE_OK(f.Run("online_sales_lead-a", "start_investigation", {{"assignee", "张三"}}, Inspector(),
                    "2026-01-05T09:00:00+08:00"));
@@ -256,4 +263,32 @@ TEST_CASE("deadlines: a year of leads over a thousand cases, each firing once") 
   CHECK(overdue_cases > 0);
   CHECK(overdue_cases < answered_after.size());
 }
+}  // namespace xiaohao::testing
+
+namespace xiaohao::testing {
+
+TEST_CASE("deadlines: the Asio timer fires a deadline set in the past at once, poked by the index") {
+  SchedulerFixture f;
+  f.clock.Set(At("2026-03-01T00:00:00+08:00"));
+  DeadlineTimerOptions to;
+  std::atomic<int> errors{0};
+  to.on_error = [&](const Status&) { errors++; };
+  DeadlineTimer timer(f.store.get(), f.scheduler.get(), &f.index, &f.clock, to);
+  timer.Start();
+  f.index.SetOnScheduled([&](UnixMicros at, uint64_t position) { timer.Poke(at, position); });
+  // Let the start-up run finish, so only the poke can wake the timer in time.
+  for (int i = 0; i < 100 && timer.runs() == 0; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  REQUIRE(timer.runs() >= 1);
+  f.ReceiveLead("online_sales_lead-timer", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  bool fired = false;
+  for (int i = 0; i < 300 && !fired; ++i) {
+    fired = !f.Events("online_sales_lead-timer", "deadline.overdue").empty();
+    if (!fired) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  f.index.SetOnScheduled(nullptr);
+  timer.Stop();
+  CHECK(fired);
+  CHECK(errors == 0);
+}
+
 }  // namespace xiaohao::testing

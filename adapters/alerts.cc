@@ -1,0 +1,203 @@
+#include "adapters/alerts.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <fstream>
+#include <mutex>
+#include <thread>
+
+#include "store/time_format.h"
+
+namespace xiaohao {
+
+using json = nlohmann::json;
+
+std::optional<json> AlertFromEvent(const RecordedEvent& e) {
+  if (e.type.rfind("deadline.", 0) != 0) return std::nullopt;
+  json p = json::parse(e.payload_json, nullptr, false);
+  if (!p.is_object()) return std::nullopt;
+  std::string kind, message;
+  std::string name = p.value("deadline", std::string());
+  std::string due = p.value("due_date", std::string());
+  if (e.type == "deadline.warning") {
+    kind = "warning";
+    message = "期限将至：" + name + " 将于 " + due + " 24:00 届满";
+  } else if (e.type == "deadline.escalated") {
+    kind = "escalation";
+    message = "逾期升级（第" + std::to_string(p.value("step", 0)) + "级）：" + name + " 已于 " + due +
+              " 届满仍未办结，报 " + p.value("notify_unit_name", p.value("notify_unit", std::string()));
+  } else if (e.type == "deadline.overdue" || p.contains("next_escalation_at")) {
+    kind = "overdue";
+    message = "已逾期：" + name + " 已于 " + due + " 24:00 届满";
+  } else if (e.type == "deadline.overdue_corrected") {
+    kind = "overdue_withdrawn";
+    message = "撤销逾期：" + name + " 经补录，已于期限内办结";
+  } else if (e.type == "deadline.recomputed") {
+    kind = "deadline_recomputed";
+    message = "节假日安排变更，期限 " + name + " 由 " + p.value("previous_due_date", std::string()) + " 改为 " + due;
+  } else if ((e.type == "deadline.started" || e.type == "deadline.extended") && p.value("provisional", false)) {
+    auto due_at = ParseRfc3339(p.value("due_at", std::string()));
+    if (due_at.ok() && due_at->instant <= e.recorded_at) return std::nullopt;  // history, already past
+    kind = "provisional_calendar";
+    message = "缺少节假日安排：期限 " + name + " 暂按仅扣除周末计算为 " + due + "，请管理员加载该年度日历";
+  } else {
+    return std::nullopt;
+  }
+  json a = {{"id", "xh-alert-" + std::to_string(e.position)},
+            {"kind", kind},
+            {"case_id", e.stream_id},
+            {"deadline", name},
+            {"generation", p.value("generation", 0)},
+            {"due_date", due},
+            {"office", p.contains("office") ? p["office"] : json(e.actor.office)},
+            {"message", message},
+            {"occurred_at", e.occurred_at},
+            {"recorded_at", FormatRfc3339Utc(e.recorded_at)},
+            {"position", e.position},
+            {"event_type", e.type},
+            {"event_hash", HashToHex(e.hash)}};
+  if (kind == "escalation") a["notify_unit"] = p.value("notify_unit", std::string());
+  if (kind == "provisional_calendar") a["audience"] = "admin";
+  return a;
+}
+
+namespace {
+// The position of the last alert line in an outbox file (0 when none).
+uint64_t LastPositionInFile(const std::string& path) {
+  // The last line that parses: a line torn by a crash does not count.
+  std::ifstream in(path, std::ios::binary);
+  std::string line;
+  uint64_t last = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) continue;
+    json j = json::parse(line, nullptr, false);
+    if (j.is_object()) last = j.value("position", last);
+  }
+  return last;
+}
+}  // namespace
+
+Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const std::string& path,
+                                                      const std::string& name) {
+  std::unique_ptr<OutboxSink> sink(new OutboxSink());
+  // A torn last line (killed mid-write) is not valid JSON: it is ignored here
+  // and its alert written again whole after it.
+  sink->last_written_ = LastPositionInFile(path);
+  {
+    std::ifstream in(path, std::ios::binary | std::ios::ate);
+    if (in && in.tellg() > 0) {
+      in.seekg(-1, std::ios::end);
+      sink->torn_tail_ = in.get() != '\n';
+    }
+  }
+  sink->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  if (sink->fd_ < 0)
+    return Status::IOError("cannot open the alert outbox " + path + ": " + std::strerror(errno));
+  OutboxSink* self = sink.get();
+  auto sub = store->Subscribe(
+      name,
+      [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status {
+        std::string out;
+        for (const auto& e : batch) {
+          if (e.position <= self->last_written_) continue;
+          if (auto a = AlertFromEvent(e)) out += a->dump() + "\n";
+        }
+        if (out.empty()) return Status::OK();
+        if (self->torn_tail_) out.insert(0, "\n");  // end the line a killed writer left unfinished
+        size_t off = 0;
+        while (off < out.size()) {
+          ssize_t n = write(self->fd_, out.data() + off, out.size() - off);
+          if (n < 0) return Status::IOError(std::string("writing the alert outbox: ") + std::strerror(errno));
+          off += static_cast<size_t>(n);
+        }
+        if (fdatasync(self->fd_) != 0)
+          return Status::IOError(std::string("syncing the alert outbox: ") + std::strerror(errno));
+        self->last_written_ = batch.back().position;
+        self->torn_tail_ = false;
+        return Status::OK();
+      },
+      500);
+  if (!sub.ok()) return sub.status();
+  sink->sub_ = std::move(*sub);
+  return sink;
+}
+
+OutboxSink::~OutboxSink() {
+  sub_.reset();
+  if (fd_ >= 0) close(fd_);
+}
+
+namespace {
+size_t Discard(char*, size_t size, size_t n, void*) { return size * n; }
+std::once_flag curl_once;
+}  // namespace
+
+Result<std::unique_ptr<WebhookSink>> WebhookSink::Start(EventStore* store, WebhookOptions options) {
+  if (options.url.rfind("http://", 0) != 0 && options.url.rfind("https://", 0) != 0)
+    return Status::InvalidArgument("the alert webhook URL must start with http:// or https://, not '" +
+                                   options.url + "'");
+  std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+  std::unique_ptr<WebhookSink> sink(new WebhookSink());
+  sink->options_ = std::move(options);
+  WebhookSink* self = sink.get();
+  auto sub = store->Subscribe(
+      self->options_.name,
+      [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status {
+        for (const auto& e : batch) {
+          auto a = AlertFromEvent(e);
+          if (!a) continue;
+          std::string body = a->dump();
+          int64_t backoff = self->options_.first_backoff_ms;
+          for (;;) {
+            Status s = self->Post(body);
+            if (s.ok()) break;
+            self->failures_++;
+            // Hold the checkpoint and retry; stopping ends the batch unacknowledged,
+            // so the next start resends from here.
+            for (int64_t waited = 0; waited < backoff; waited += 50) {
+              if (self->stopping_.load()) return Status::FailedPrecondition("webhook sink stopping");
+              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+            }
+            backoff = std::min(backoff * 2, self->options_.max_backoff_ms);
+          }
+          self->delivered_++;
+        }
+        return Status::OK();
+      },
+      100);
+  if (!sub.ok()) return sub.status();
+  sink->sub_ = std::move(*sub);
+  return sink;
+}
+
+WebhookSink::~WebhookSink() {
+  stopping_.store(true);
+  sub_.reset();
+}
+
+Status WebhookSink::Post(const std::string& body) {
+  CURL* curl = curl_easy_init();
+  if (curl == nullptr) return Status::Internal("curl_easy_init failed");
+  struct curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json; charset=utf-8");
+  curl_easy_setopt(curl, CURLOPT_URL, options_.url.c_str());
+  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body.c_str());
+  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.timeout_ms));
+  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, Discard);
+  CURLcode rc = curl_easy_perform(curl);
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  curl_slist_free_all(headers);
+  curl_easy_cleanup(curl);
+  if (rc != CURLE_OK) return Status::IOError(std::string("webhook: ") + curl_easy_strerror(rc));
+  if (code < 200 || code > 299) return Status::IOError("webhook answered HTTP " + std::to_string(code));
+  return Status::OK();
+}
+
+}  // namespace xiaohao

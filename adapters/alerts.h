@@ -1,0 +1,83 @@
+// Alerts: what offices, bureaus and administrators are told, and the sinks
+// that deliver it.
+//
+// An alert is derived from one event of the log, so it has a stable id
+// ("xh-alert-<position>") and a receiver can de-duplicate. The events that
+// make alerts (engine/deadline_scheduler.h, engine/workflow.h):
+//   deadline.warning               kind "warning"          before a deadline
+//   deadline.overdue (on_expiry)   kind "overdue"
+//   deadline.escalated             kind "escalation"       to the supervising unit
+//   deadline.overdue_corrected     kind "overdue_withdrawn" a late record showed it was in time
+//   deadline.started/.extended with provisional = true, recorded before its due date
+//                                  kind "provisional_calendar" (to administrators:
+//                                  the holiday calendar of a year is missing)
+//   deadline.recomputed            kind "deadline_recomputed"
+// Nothing else alerts, so an import of closed historical cases (whose
+// deadlines were cleared in the same history) raises none.
+//
+// Sinks are store subscriptions: they resume from their checkpoint after a
+// restart, so no alert is lost, and the receiver is not flooded with old ones.
+// - OutboxSink appends JSON lines to a file and fsyncs before checkpointing.
+//   At start it reads the last line's id and skips what the file already
+//   holds, so a crash between the write and the checkpoint duplicates nothing.
+// - WebhookSink POSTs each alert (libcurl) and checkpoints after a 2xx;
+//   failures are retried with exponential backoff (at-least-once).
+#ifndef XIAOHAO_ADAPTERS_ALERTS_H_
+#define XIAOHAO_ADAPTERS_ALERTS_H_
+
+#include <atomic>
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+
+#include "store/event_store.h"
+
+namespace xiaohao {
+
+std::optional<nlohmann::json> AlertFromEvent(const RecordedEvent& e);
+
+class OutboxSink {
+ public:
+  // Subscribes as "alerts-outbox" (or `name`). The file is created if missing.
+  static Result<std::unique_ptr<OutboxSink>> Start(EventStore* store, const std::string& path,
+                                                   const std::string& name = "alerts-outbox");
+  ~OutboxSink();
+  Subscription* subscription() { return sub_.get(); }
+
+ private:
+  OutboxSink() = default;
+  int fd_ = -1;
+  uint64_t last_written_ = 0;  // position of the last alert already in the file
+  bool torn_tail_ = false;     // the file does not end with a newline
+  std::unique_ptr<Subscription> sub_;
+};
+
+struct WebhookOptions {
+  std::string url;
+  std::string name = "alerts-webhook";
+  int64_t timeout_ms = 5000;
+  int64_t first_backoff_ms = 500;
+  int64_t max_backoff_ms = 60000;
+};
+
+class WebhookSink {
+ public:
+  static Result<std::unique_ptr<WebhookSink>> Start(EventStore* store, WebhookOptions options);
+  ~WebhookSink();  // stops retrying, then stops the subscription
+  Subscription* subscription() { return sub_.get(); }
+  uint64_t delivered() const { return delivered_.load(); }
+  uint64_t failures() const { return failures_.load(); }
+
+ private:
+  WebhookSink() = default;
+  Status Post(const std::string& body);
+  WebhookOptions options_;
+  std::atomic<bool> stopping_{false};
+  std::atomic<uint64_t> delivered_{0}, failures_{0};
+  std::unique_ptr<Subscription> sub_;
+};
+
+}  // namespace xiaohao
+
+#endif  // XIAOHAO_ADAPTERS_ALERTS_H_
