@@ -166,6 +166,10 @@ Status DeadlineScheduler::FireOne(const IndexedDeadline& d, UnixMicros now, RunR
         json item = {{"case_id", d.case_id},   {"deadline", d.name},      {"generation", d.generation},
                      {"step", step},           {"due_date", d.due_date},  {"office", state.office()},
                      {"notify_unit", unit},    {"enterprise", state.enterprise()}};
+        // The office's escalation case may not exist yet: name the workflow
+        // version it opens under, as every first event does.
+        if (const WorkflowDefinition* oe = d_.registry->Latest("office_escalation"))
+          item["workflow"] = {{"id", oe->id}, {"version", oe->version}};
         add("office_escalation-" + state.office(), "office_escalation.item_escalated", d.next_at, item);
       }
       counter = &report->escalations;

@@ -137,6 +137,7 @@ struct ComputedDue {
   bool provisional = false;
   json versions = json::object();
   std::string basis;
+  std::optional<Date> last_day;  // a date deadline's last day before roll-over
 };
 
 // Rolls a rest last day forward over weekends only (provisional: no calendar).
@@ -201,6 +202,7 @@ Result<ComputedDue> ComputeDue(const DeadlineSpec& ds, const DueRule& rule, cons
     last = Date::FromYmd(year, static_cast<unsigned>(rule.month), static_cast<unsigned>(rule.day));
     c.basis = "fixed date " + last.ToString();
   }
+  c.last_day = last;
   if (!ds.roll_rest_day) {
     c.due = last;
     return c;
@@ -224,6 +226,8 @@ json DeadlineFacts(const DeadlineSpec& ds, int generation, const ComputedDue& c)
   p["generation"] = generation;
   p["start"] = c.start ? json(c.start->ToString()) : json(nullptr);
   p["period"] = c.period;
+  // Kept so the deadline can be recomputed when the calendar changes.
+  if (c.last_day) p["last_day"] = c.last_day->ToString();
   p["due_date"] = c.due.ToString();
   p["due_at"] = FormatRfc3339Cst(c.due.EndInstant());
   p["warn_at"] = FormatRfc3339Cst(CstMidnight(c.due.days - ds.warn_days));
@@ -463,7 +467,27 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
       p["reason"] = od.pending_reason;
       out.push_back({"deadline.extended", p});
     }
-    if (open && std::find(ds.clear_on.begin(), ds.clear_on.end(), tr->event) != ds.clear_on.end()) clear();
+    if (open && std::find(ds.clear_on.begin(), ds.clear_on.end(), tr->event) != ds.clear_on.end()) {
+      // Overdue is judged by business time (DOMAIN.md; issue 6 "late
+      // records"): a clearing event that happened on or before the deadline
+      // clears it in time even when it is recorded after the overdue notice
+      // fired. The notice is then superseded, visibly; it stays in the log.
+      const OpenDeadline& od = it->second;
+      auto due_at = ParseRfc3339(od.due_at);
+      if (od.overdue && due_at.ok() && occurred < due_at->instant) {
+        out.push_back({"deadline.overdue_corrected",
+                       {{"deadline", ds.name},
+                        {"generation", od.generation},
+                        {"due_date", od.due_date.ToString()},
+                        {"office", state.office()},
+                        {"cleared_by_event", tr->event},
+                        {"cleared_at", FormatRfc3339Cst(occurred)},
+                        {"reason", "补录：" + tr->event + " 发生于 " + FormatRfc3339Cst(occurred) + "，在期限 " +
+                                       od.due_date.ToString() + " 24:00 之前，逾期记录作废 | recorded late: " +
+                                       tr->event + " happened before the deadline ended; the overdue notice is superseded"}}});
+      }
+      clear();
+    }
     for (const auto& rule : ds.start) {
       if (rule.event != tr->event || !Matches(rule.when, data)) continue;
       if (open) clear();

@@ -292,3 +292,82 @@ TEST_CASE("deadlines: the Asio timer fires a deadline set in the past at once, p
 }
 
 }  // namespace xiaohao::testing
+
+namespace xiaohao::testing {
+
+TEST_CASE("deadlines: a result recorded late but reported in time supersedes the overdue notice") {
+  SchedulerFixture f;
+  f.ReceiveLead("online_sales_lead-late-record", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run("online_sales_lead-late-record", "start_investigation", {{"assignee", "张三"}}, Inspector(),
+                   "2025-09-27T09:00:00+08:00"));
+  REQUIRE(f.Tick("2025-11-18T00:00:00+08:00").overdue == 1);
+  // Recorded on 11-20, the result was in fact reported on 11-17, the last day.
+  REQUIRE_OK(f.Run("online_sales_lead-late-record", "report_result", {{"result", "no_violation"}, {"summary", "已核查"}},
+                   Inspector(), "2025-11-20T10:00:00+08:00", "2025-11-17T17:00:00+08:00"));
+  auto corrected = f.Events("online_sales_lead-late-record", "deadline.overdue_corrected");
+  REQUIRE(corrected.size() == 1);
+  json p = json::parse(corrected[0].payload_json);
+  CHECK(p["due_date"] == "2025-11-17");
+  CHECK(p["cleared_at"] == "2025-11-17T17:00:00+08:00");
+  // The original overdue notice stays in the log; nothing more fires.
+  CHECK(f.Events("online_sales_lead-late-record", "deadline.overdue").size() == 1);
+  CHECK(f.Tick("2026-06-01T00:00:00+08:00").total() == 0);
+
+  // A result that really was late gets no correction.
+  f.ReceiveLead("online_sales_lead-really-late", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run("online_sales_lead-really-late", "start_investigation", {{"assignee", "张三"}}, Inspector(),
+                   "2025-09-27T09:00:00+08:00"));
+  f.Tick("2025-11-19T00:00:00+08:00");
+  REQUIRE_OK(f.Run("online_sales_lead-really-late", "report_result", {{"result", "no_violation"}, {"summary", "已核查"}},
+                   Inspector(), "2026-06-02T10:00:00+08:00", "2025-11-18T09:00:00+08:00"));
+  CHECK(f.Events("online_sales_lead-really-late", "deadline.overdue_corrected").empty());
+}
+
+TEST_CASE("deadlines: a provisional 2027 deadline is recomputed when a 2027 calendar is added") {
+  SchedulerFixture f;
+  // 50 days from 2026-12-20 is 2027-02-08: no 2027 calendar, so weekends only.
+  f.ReceiveLead("online_sales_lead-2027", "2026-12-20", "2026-12-20T10:00:00+08:00");
+  auto d = f.index.Find("online_sales_lead-2027", "investigation");
+  REQUIRE(d.ok());
+  REQUIRE(d->has_value());
+  CHECK((*d)->provisional);
+  CHECK((*d)->due_date == "2027-02-08");
+  auto none = f.scheduler->RecomputeForCalendar(f.clock.Now());
+  REQUIRE(none.ok());
+  CHECK(*none == 0);  // the year is still missing: it stays provisional
+
+  // The 2027 arrangement arrives (a test file: Spring Festival 02-06..02-12 off).
+  TempDir dir;
+  for (int y : {2024, 2025, 2026}) {
+    std::ifstream in(SourceDir() + "/workflows/calendars/cn-" + std::to_string(y) + ".json");
+    std::ofstream(dir.Sub("cn-" + std::to_string(y) + ".json")) << in.rdbuf();
+  }
+  std::ofstream(dir.Sub("cn-2027.json"))
+      << R"({"year": 2027, "version": 1, "notice": "测试用 2027 年安排",
+            "blocks": [{"name": "春节", "notice": "测试用", "days_off": {"first": "2027-02-06", "last": "2027-02-12", "total_days": 7}, "adjusted_workdays": []}]})";
+  auto cal = BusinessCalendar::LoadDir(dir.path());
+  INFO(cal.status().ToString());
+  REQUIRE(cal.ok());
+  f.calendar = std::move(cal).value();
+  auto n = f.scheduler->RecomputeForCalendar(f.clock.Now());
+  REQUIRE(n.ok());
+  CHECK(*n == 1);
+  auto events = f.Events("online_sales_lead-2027", "deadline.recomputed");
+  REQUIRE(events.size() == 1);
+  json p = json::parse(events[0].payload_json);
+  CHECK(p["previous_due_date"] == "2027-02-08");
+  CHECK(p["due_date"] == "2027-02-15");  // 02-08 is now a holiday; 02-13/14 a weekend
+  CHECK(p["provisional"] == false);
+  CHECK(p["calendar_versions"]["2027"] == 1);
+  auto state = f.handler->LoadCase("online_sales_lead-2027");
+  REQUIRE(state.ok());
+  CHECK(state->deadlines.at("investigation").due_date.ToString() == "2027-02-15");
+  CHECK_FALSE(state->deadlines.at("investigation").provisional);
+  // Recomputing again changes nothing.
+  CHECK(*f.scheduler->RecomputeForCalendar(f.clock.Now()) == 0);
+  // And the deadline fires on the recomputed date, not the provisional one.
+  CHECK(f.Tick("2027-02-09T00:00:00+08:00").overdue == 0);
+  CHECK(f.Tick("2027-02-16T00:00:00+08:00").overdue == 1);
+}
+
+}  // namespace xiaohao::testing
