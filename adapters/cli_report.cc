@@ -127,15 +127,7 @@ int Emit(const Common& a, const json& j, const std::vector<Table>& tables) {
   return 0;
 }
 
-json SummaryJson(const CaseSummary& s) {
-  json j{{"case_id", s.case_id},   {"workflow", s.workflow},     {"state", s.state},
-         {"office", s.office},     {"enterprise", s.enterprise}, {"source", s.source},
-         {"product_category", s.product_category},               {"risk_level", s.risk_level},
-         {"opened_on", DayText(s.opened_day)},                   {"overdue", s.overdue() && !s.terminal()}};
-  j["closed_on"] = s.closed_day == kNoDay ? json(nullptr) : json(DayText(s.closed_day));
-  j["facts"] = s.extra;
-  return j;
-}
+json SummaryJson(const CaseSummary& s) { return CaseSummaryToJson(s); }
 
 // --- report risk-list ---------------------------------------------------
 
@@ -157,21 +149,13 @@ int RunRiskList(const RiskArgs& a) {
   auto r = BuildRiskList(**view, (*env)->tree, q);
   if (!r.ok()) return Fail(r.status().message());
   json j = TimeJson((*env)->time);
-  j["basis"] = r->basis;
-  j["position"] = r->position;
-  j["rows"] = json::array();
+  j.update(RiskListReportToJson(*r, a.items));
   // The quarterly table (seed 002's statistics by unit and quarter).
   Table t{"风险清单季度统计", {"单位", "单位名称", "季度", "发现风险数", "已销号数", "移送数", "未销号数",
                                "逾期未整改数", "销号率", "销号天数中位数"}, {}};
   for (const auto& row : r->rows) {
     const RiskCounts& c = row.counts;
     auto median = c.median_days_to_close();
-    json rj{{"unit", row.unit},          {"unit_name", row.unit_name}, {"level", row.level},
-            {"depth", row.depth},        {"quarter", row.quarter},     {"opened", c.opened},
-            {"closed", c.closed},        {"referred", c.referred},     {"open", c.open},
-            {"overdue", c.overdue},      {"closure_rate", c.opened ? json(c.closure_rate()) : json(nullptr)}};
-    rj["median_days_to_close"] = median ? json(*median) : json(nullptr);
-    j["rows"].push_back(rj);
     t.rows.push_back({std::string(row.depth * 2, ' ') + row.unit, row.unit_name, row.quarter,
                       std::to_string(c.opened), std::to_string(c.closed), std::to_string(c.referred),
                       std::to_string(c.open), std::to_string(c.overdue), Percent(c.closed, c.opened),
@@ -179,11 +163,9 @@ int RunRiskList(const RiskArgs& a) {
   }
   std::vector<Table> tables{t};
   if (a.items) {
-    j["items"] = json::array();
     Table it{"风险清单", {"案件编号", "责任单位", "企业", "风险来源", "产品类别", "风险等级", "状态", "发现日期",
                          "销号日期", "是否逾期"}, {}};
     for (const auto& s : r->items) {
-      j["items"].push_back(SummaryJson(s));
       it.rows.push_back({s.case_id, s.office, s.enterprise, s.source, s.product_category, s.risk_level, s.state,
                          DayText(s.opened_day), DayText(s.closed_day), s.overdue() && !s.terminal() ? "是" : "否"});
     }

@@ -22,6 +22,9 @@
 #include "engine/deadline_index.h"
 #include "engine/deadline_scheduler.h"
 #include "engine/deadline_timer.h"
+#include "engine/risk_list.h"
+#include "engine/risk_projection.h"
+#include "engine/view_reader.h"
 #include "engine/jurisdiction.h"
 #include "engine/rejection.h"
 #include "engine/workflow_registry.h"
@@ -256,6 +259,7 @@ struct Service::Impl {
   std::unique_ptr<DeadlineTimer> timer;
   std::unique_ptr<OutboxSink> outbox;
   std::unique_ptr<WebhookSink> webhook;
+  std::unique_ptr<RiskListProjection> projection;
   std::unique_ptr<Authenticator> auth;
   ServiceMetrics metrics;
   KeyedMutex case_locks;
@@ -268,6 +272,7 @@ struct Service::Impl {
   ~Impl() {
     // Stop the timer's pokes before the timer goes; the store outlives both.
     deadline_index->SetOnScheduled(nullptr);
+    projection.reset();
     webhook.reset();
     outbox.reset();
     timer.reset();
@@ -295,6 +300,9 @@ struct Service::Impl {
       deadline_index->SetOnScheduled([t](UnixMicros at, uint64_t position) { t->Poke(at, position); });
       timer->Start();
     }
+    // The risk-list projection follows the log (engine/risk_projection.h).
+    projection = std::make_unique<RiskListProjection>(store.get(), &registry);
+    RETURN_IF_ERROR(projection->Start().WithContext("starting the risk-list projection"));
     std::string outbox_path = options.alert_outbox.empty() ? options.data_dir + "/alerts-outbox.jsonl" : options.alert_outbox;
     auto ob = OutboxSink::Start(store.get(), outbox_path);
     if (!ob.ok()) return ob.status();
@@ -324,6 +332,7 @@ struct Service::Impl {
         {"GET", {"v1", "cases", "{}", "events"}, "GET /v1/cases/{id}/events", true, &Impl::ListEvents},
         {"GET", {"v1", "verify"}, "GET /v1/verify", true, &Impl::VerifyChain},
         {"GET", {"v1", "deadlines"}, "GET /v1/deadlines", true, &Impl::ListDeadlines},
+        {"GET", {"v1", "risk-list"}, "GET /v1/risk-list", true, &Impl::RiskList},
     };
   }
 
@@ -794,6 +803,56 @@ struct Service::Impl {
       events->resize(limit);
     }
     return JsonResponse(200, json{{"case_id", c.params[0]}, {"events", EventsJson(*events)}, {"next_cursor", next}});
+  }
+
+  // GET /v1/risk-list?unit=&quarter=2025Q3&source=&product_category=&enterprise=
+  //   &risk_level=&state=&items=1&as_of=&as_at= : the risk list (风险清单) by
+  // unit and quarter, rolled up along the jurisdiction tree, limited to the
+  // caller's subtree.
+  HttpResponse RiskList(Call& c) {
+    if (c.user.role == "enterprise")
+      return ErrorResponse({403, "role_not_allowed", "the risk list is for regulators and auditors", "", {}});
+    auto q = [&](const char* k) { return c.query.count(k) ? c.query[k] : std::string(); };
+    RiskListQuery query;
+    query.unit = q("unit").empty() ? c.user.unit : q("unit");
+    if (!query.unit.empty() && tree.Find(query.unit) == nullptr)
+      return ErrorResponse({404, "unknown_unit", "no jurisdiction unit '" + query.unit + "'", "unit", {}});
+    if (c.user.role != "admin" && (query.unit.empty() || c.user.unit.empty() || !tree.IsWithin(query.unit, c.user.unit)))
+      return ErrorResponse({403, "outside_jurisdiction",
+                            "unit '" + query.unit + "' is outside the jurisdiction of " + c.user.unit, "unit", {}});
+    query.quarter = q("quarter");
+    query.filter.source = q("source");
+    query.filter.product_category = q("product_category");
+    query.filter.enterprise = q("enterprise");
+    query.filter.risk_level = q("risk_level");
+    query.filter.state = q("state");
+    query.include_items = q("items") == "1" || q("items") == "true";
+    ViewTime time;
+    for (auto [name, slot] : {std::pair{"as_of", &time.as_of}, {"as_at", &time.as_at}}) {
+      std::string text = q(name);
+      if (text.empty()) continue;
+      auto t = ParseRfc3339(text);
+      if (!t.ok()) {
+        auto d = Date::Parse(text);
+        if (!d.ok())
+          return BadRequest("invalid_argument", std::string(name) + " must be YYYY-MM-DD or RFC 3339", name);
+        *slot = d->EndInstant() - 1;  // a date means the end of that day, CST
+      } else {
+        *slot = t->instant;
+      }
+    }
+    auto view = ViewReader::Open(store.get(), &registry, time);
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    auto report = BuildRiskList(**view, tree, query);
+    if (!report.ok()) {
+      if (report.status().code() == StatusCode::kInvalidArgument)
+        return BadRequest("invalid_argument", report.status().message(), report.status().field());
+      return ErrorResponse(FromStatus(report.status()));
+    }
+    json j = RiskListReportToJson(*report, query.include_items);
+    j["as_of"] = time.as_of ? json(FormatRfc3339Cst(*time.as_of)) : json(nullptr);
+    j["as_at"] = time.as_at ? json(FormatRfc3339Cst(*time.as_at)) : json(nullptr);
+    return JsonResponse(200, j);
   }
 
   // GET /v1/deadlines?status=overdue|upcoming&within=7d&limit=N: open

@@ -90,3 +90,40 @@ Result<RiskListReport> BuildRiskList(ViewReader& view, const JurisdictionTree& t
 }
 
 }  // namespace xiaohao
+
+namespace xiaohao {
+
+nlohmann::json CaseSummaryToJson(const CaseSummary& s) {
+  nlohmann::json j{{"case_id", s.case_id},   {"workflow", s.workflow},     {"state", s.state},
+                   {"office", s.office},     {"enterprise", s.enterprise}, {"source", s.source},
+                   {"product_category", s.product_category},               {"risk_level", s.risk_level},
+                   {"opened_on", DayText(s.opened_day)},                   {"overdue", s.overdue() && !s.terminal()}};
+  j["closed_on"] = s.closed_day == kNoDay ? nlohmann::json(nullptr) : nlohmann::json(DayText(s.closed_day));
+  j["facts"] = s.extra;
+  return j;
+}
+
+nlohmann::json RiskListReportToJson(const RiskListReport& r, bool with_items) {
+  using json = nlohmann::json;
+  json j = json::object();
+  j["basis"] = r.basis;
+  j["position"] = r.position;
+  j["rows"] = json::array();
+  for (const auto& row : r.rows) {
+    const RiskCounts& c = row.counts;
+    auto median = c.median_days_to_close();
+    json rj{{"unit", row.unit},          {"unit_name", row.unit_name}, {"level", row.level},
+            {"depth", row.depth},        {"quarter", row.quarter},     {"opened", c.opened},
+            {"closed", c.closed},        {"referred", c.referred},     {"open", c.open},
+            {"overdue", c.overdue},      {"closure_rate", c.opened ? json(c.closure_rate()) : json(nullptr)}};
+    rj["median_days_to_close"] = median ? json(*median) : json(nullptr);
+    j["rows"].push_back(rj);
+  }
+  if (with_items) {
+    j["items"] = json::array();
+    for (const auto& s : r.items) j["items"].push_back(CaseSummaryToJson(s));
+  }
+  return j;
+}
+
+}  // namespace xiaohao

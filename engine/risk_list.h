@@ -10,6 +10,7 @@
 #ifndef XIAOHAO_ENGINE_RISK_LIST_H_
 #define XIAOHAO_ENGINE_RISK_LIST_H_
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -55,6 +56,12 @@ struct RiskListReport {
 
 // kInvalidArgument for an unknown unit or a malformed quarter.
 Result<RiskListReport> BuildRiskList(ViewReader& view, const JurisdictionTree& tree, const RiskListQuery& query);
+
+// The JSON shape shared by `xiaohao report risk-list --format json` and
+// GET /v1/risk-list: {"basis", "position", "rows": [...], "items": [...]}
+// (items only when the query asked for them). Field names are stable.
+nlohmann::json CaseSummaryToJson(const CaseSummary& s);
+nlohmann::json RiskListReportToJson(const RiskListReport& r, bool with_items);
 
 }  // namespace xiaohao
 

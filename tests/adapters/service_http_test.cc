@@ -592,3 +592,41 @@ TEST_CASE("service: the scheduler runs inside; overdue and upcoming deadlines ar
 }
 
 }  // namespace xiaohao
+
+namespace xiaohao {
+
+TEST_CASE("service: the risk list by unit and quarter, rolled up and scoped to the caller", "[service][views]") {
+  ServerFixture f;
+  f.OpenCase("li", "nanbin", "E1");
+  f.OpenCase("li", "nanbin", "E2");
+  f.OpenCase("zhao", "wanan", "E1");
+  auto row = [](const json& j, const std::string& unit) {
+    for (const auto& r : j["rows"])
+      if (r["unit"] == unit) return r;
+    return json();
+  };
+  HttpAnswer sup = f.Get("wang", "/v1/risk-list?quarter=2025Q3");
+  REQUIRE(sup.status == 200);
+  json s = sup.Json();
+  CHECK(row(s, "shizhu")["opened"] == 3);
+  CHECK(row(s, "shizhu")["open"] == 3);
+  CHECK(row(s, "nanbin")["opened"] == 2);
+  CHECK(row(s, "wanan")["opened"] == 1);
+  CHECK(row(s, "chongqing").is_null());  // above the supervisor's unit: not shown
+
+  HttpAnswer office = f.Get("li", "/v1/risk-list?quarter=2025Q3&items=1");
+  REQUIRE(office.status == 200);
+  CHECK(row(office.Json(), "nanbin")["opened"] == 2);
+  CHECK(office.Json()["items"].size() == 2);
+  CHECK(f.Get("li", "/v1/risk-list?unit=shizhu").status == 403);
+  CHECK(f.Get("li", "/v1/risk-list?unit=wanan").status == 403);
+  CHECK(f.Get("ent1", "/v1/risk-list").status == 403);
+  CHECK(f.Get("wang", "/v1/risk-list?quarter=2025Q5").status == 400);
+  CHECK(f.Get("wang", "/v1/risk-list?as_of=yesterday").status == 400);
+  CHECK(f.Get("wang", "/v1/risk-list?unit=nowhere").status == 404);
+  // Before anything was opened (business time), the quarter is empty.
+  json before = f.Get("wang", "/v1/risk-list?quarter=2025Q3&as_at=2025-09-01").Json();
+  CHECK((row(before, "shizhu").is_null() || row(before, "shizhu")["opened"] == 0));
+}
+
+}  // namespace xiaohao
