@@ -1,0 +1,231 @@
+// Alert sinks: which events alert, the JSONL outbox, and the webhook's
+// retries and checkpoint, against a small HTTP receiver on loopback.
+#include "adapters/alerts.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "store/event_store.h"
+#include "tests/test_util.h"
+
+namespace xiaohao {
+namespace {
+
+using nlohmann::json;
+using testing::TempDir;
+
+// Answers the first `failures` POSTs with 500, then 200; keeps the bodies it accepted.
+class Receiver {
+ public:
+  explicit Receiver(int failures) : failures_left_(failures) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    REQUIRE(listen(fd_, 16) == 0);
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~Receiver() {
+    stop_ = true;
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/alerts"; }
+  std::vector<json> accepted() {
+    std::lock_guard<std::mutex> l(mu_);
+    return accepted_;
+  }
+  int refused() const { return refused_.load(); }
+
+ private:
+  void Run() {
+    while (!stop_) {
+      int c = accept(fd_, nullptr, nullptr);
+      if (c < 0) return;
+      std::string req;
+      char buf[4096];
+      size_t body_at = std::string::npos, length = 0;
+      while (true) {
+        ssize_t n = read(c, buf, sizeof buf);
+        if (n <= 0) break;
+        req.append(buf, static_cast<size_t>(n));
+        if (body_at == std::string::npos && (body_at = req.find("\r\n\r\n")) != std::string::npos) {
+          body_at += 4;
+          auto cl = req.find("Content-Length: ");
+          if (cl == std::string::npos) cl = req.find("content-length: ");
+          length = cl == std::string::npos ? 0 : std::stoul(req.substr(cl + 16));
+        }
+        if (body_at != std::string::npos && req.size() >= body_at + length) break;
+      }
+      bool fail = failures_left_.fetch_sub(1) > 0;
+      std::string answer = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      if (fail) {
+        refused_++;
+      } else if (body_at != std::string::npos) {
+        std::lock_guard<std::mutex> l(mu_);
+        accepted_.push_back(json::parse(req.substr(body_at, length), nullptr, false));
+      }
+      (void)!write(c, answer.data(), answer.size());
+      close(c);
+    }
+  }
+  int fd_ = -1;
+  uint16_t port_ = 0;
+  std::atomic<int> failures_left_;
+  std::atomic<int> refused_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::vector<json> accepted_;
+  std::thread thread_;
+};
+
+void AppendDeadlineEvents(EventStore& store, int from, int n) {
+  for (int i = from; i < from + n; ++i) {
+    AppendRequest r;
+    r.command_id = "c" + std::to_string(i);
+    std::string stream = "online_sales_lead-" + std::to_string(i);
+    r.events.push_back({stream, "online_sales_lead.received", "2025-09-26T16:00:00+08:00", {"u", "inspector", "nanbin"},
+                        R"({"command":"receive","data":{}})"});
+    r.events.push_back({stream, "deadline.overdue", "2025-11-18T00:00:00+08:00", {"scheduler", "system", "nanbin"},
+                        R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17","office":"nanbin","next_escalation_at":null})"});
+    REQUIRE(store.Append(r).ok());
+  }
+}
+
+}  // namespace
+
+TEST_CASE("alerts: which events alert, with stable ids", "[alerts]") {
+  RecordedEvent e;
+  e.position = 42;
+  e.stream_id = "online_sales_lead-1";
+  e.type = "deadline.warning";
+  e.payload_json = R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17","office":"nanbin"})";
+  auto a = AlertFromEvent(e);
+  REQUIRE(a);
+  CHECK((*a)["id"] == "xh-alert-42");
+  CHECK((*a)["kind"] == "warning");
+  CHECK((*a)["office"] == "nanbin");
+  e.type = "online_sales_lead.received";
+  CHECK_FALSE(AlertFromEvent(e));
+  // A provisional deadline alerts the administrators, unless it was already past when recorded (history).
+  e.type = "deadline.started";
+  e.recorded_at = 1700000000000000;  // 2023-11-14
+  e.payload_json = R"({"deadline":"investigation","generation":1,"due_date":"2027-02-08","due_at":"2027-02-09T00:00:00+08:00","provisional":true})";
+  auto p = AlertFromEvent(e);
+  REQUIRE(p);
+  CHECK((*p)["kind"] == "provisional_calendar");
+  CHECK((*p)["audience"] == "admin");
+  e.recorded_at = 1900000000000000;  // 2030: the due date had passed
+  CHECK_FALSE(AlertFromEvent(e));
+  e.payload_json = R"({"deadline":"investigation","generation":1,"due_date":"2027-02-08","due_at":"2027-02-09T00:00:00+08:00","provisional":false})";
+  e.recorded_at = 1700000000000000;
+  CHECK_FALSE(AlertFromEvent(e));
+}
+
+TEST_CASE("alerts: the webhook retries until 2xx, delivers each alert, and resumes from its checkpoint", "[alerts]") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  auto s = EventStore::Open(o);
+  REQUIRE(s.ok());
+  EventStore& store = **s;
+  AppendDeadlineEvents(store, 0, 5);
+  Receiver receiver(3);  // the first three POSTs fail
+  WebhookOptions wo;
+  wo.url = receiver.url();
+  wo.first_backoff_ms = 10;
+  wo.max_backoff_ms = 40;
+  {
+    auto sink = WebhookSink::Start(&store, wo);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 20000000));
+    CHECK((*sink)->delivered() == 5);
+    CHECK((*sink)->failures() == 3);
+  }
+  CHECK(receiver.refused() == 3);
+  auto got = receiver.accepted();
+  REQUIRE(got.size() == 5);
+  std::set<std::string> ids;
+  for (const auto& a : got) ids.insert(a["id"].get<std::string>());
+  CHECK(ids.size() == 5);
+  CHECK(got[0]["kind"] == "overdue");
+  // A restart delivers only what is new: the receiver is not flooded.
+  AppendDeadlineEvents(store, 5, 2);
+  {
+    auto sink = WebhookSink::Start(&store, wo);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 20000000));
+    CHECK((*sink)->delivered() == 2);
+  }
+  CHECK(receiver.accepted().size() == 7);
+}
+
+TEST_CASE("alerts: a webhook URL that is not http(s) is refused", "[alerts]") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  auto s = EventStore::Open(o);
+  REQUIRE(s.ok());
+  WebhookOptions wo;
+  wo.url = "ftp://example/alerts";
+  auto sink = WebhookSink::Start(s->get(), wo);
+  REQUIRE_FALSE(sink.ok());
+  CHECK_THAT(sink.status().message(), Catch::Contains("http://"));
+}
+
+TEST_CASE("alerts: the outbox gets each alert once across restarts, and a torn last line is repaired", "[alerts]") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  auto s = EventStore::Open(o);
+  REQUIRE(s.ok());
+  EventStore& store = **s;
+  std::string path = dir.Sub("outbox.jsonl");
+  AppendDeadlineEvents(store, 0, 3);
+  {
+    auto sink = OutboxSink::Start(&store, path);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10000000));
+  }
+  // A writer killed mid-line leaves a torn tail.
+  std::ofstream(path, std::ios::app) << R"({"id":"xh-alert-9)";
+  AppendDeadlineEvents(store, 3, 2);
+  {
+    auto sink = OutboxSink::Start(&store, path);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10000000));
+  }
+  std::ifstream in(path);
+  std::string line;
+  std::vector<std::string> ids;
+  int torn = 0;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      ++torn;
+      continue;
+    }
+    ids.push_back(j["id"]);
+  }
+  CHECK(torn == 1);
+  REQUIRE(ids.size() == 5);
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 5);
+}
+
+}  // namespace xiaohao
