@@ -1081,7 +1081,6 @@ Result<VerifyReport> EventStoreImpl::Verify(std::optional<std::pair<uint64_t, Ha
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
   uint64_t expect = 1;
   Hash prev{};
-  std::string_view env;
   RecordedEvent e;
   auto fail = [&](uint64_t pos, std::string why) {
     report.ok = false;
