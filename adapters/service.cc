@@ -942,9 +942,21 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
   impl->store = std::move(*store);
   impl->raw_store = impl->store.get();
 
-  // A full walk of the chain at every start. TODO(issue 8): resume from the
-  // last verified (position, hash) kept in aux once stores grow large.
-  auto report = impl->store->Verify();
+  // The chain is verified from the last position verified at an earlier
+  // start (kept in aux as "svc/verified" = "<position>:<hash>"), after
+  // checking that event still has its hash; the first start walks it all.
+  // Someone able to rewrite the data directory could rewrite that record too:
+  // the full check against a head kept elsewhere is `xiaohao verify
+  // --expect-head` (SECURITY in doc/event_format.md).
+  std::optional<std::pair<uint64_t, Hash>> verified;
+  if (auto kept = impl->store->GetAux("svc/verified"); kept.ok() && kept->has_value()) {
+    const std::string& v = **kept;
+    Hash h;
+    auto colon = v.find(':');
+    if (colon != std::string::npos && HashFromHex(v.substr(colon + 1), &h))
+      verified = std::make_pair(std::stoull(v.substr(0, colon)), h);
+  }
+  auto report = verified ? impl->store->VerifyFrom(verified->first, verified->second) : impl->store->Verify();
   if (!report.ok()) return report.status().WithContext("verifying the chain");
   if (!report->ok) {
     std::string what = "the hash chain is broken at position " + std::to_string(report->bad_position) + ": " +
@@ -953,8 +965,14 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
       return Status::Corruption(what + "; refusing to serve (start with --read-only to serve reads)");
     impl->startup_report = "WARNING: " + what + " (serving read-only)";
   } else {
-    impl->startup_report = "chain verified: " + std::to_string(report->events) + " events, head " +
-                           HashToHex(report->head);
+    impl->startup_report = "chain verified" +
+                           (verified ? " from position " + std::to_string(verified->first + 1) : std::string()) +
+                           ": " + std::to_string(report->events) + " events, head " + HashToHex(report->head);
+    if (!options.read_only && report->events > 0) {
+      AuxBatch b;
+      b.Put("svc/verified", std::to_string(report->events) + ":" + HashToHex(report->head));
+      RETURN_IF_ERROR(impl->store->WriteAux(b, true));
+    }
   }
 
   RETURN_IF_ERROR(impl->registry.LoadFromStore(*impl->store).WithContext("loading recorded workflow versions"));

@@ -159,6 +159,11 @@ class EventStore {
   // (position and hash an auditor kept), a shorter or different log is broken.
   virtual Result<VerifyReport> Verify(std::optional<std::pair<uint64_t, Hash>> expected_head =
                                           std::nullopt) = 0;
+  // Walks the chain from just after (position, hash), kept from an earlier
+  // verification, after checking that the event at `position` still has that
+  // hash (so a rewritten or truncated prefix is still caught at its end).
+  // Cheap at start-up; the full check is Verify().
+  virtual Result<VerifyReport> VerifyFrom(uint64_t position, const Hash& hash) = 0;
 
   // The auxiliary keyspace (projections, indexes): point reads, prefix scans
   // and atomic batches of its own. Keys are namespaced by their owners.

@@ -167,3 +167,65 @@ TEST_CASE("verify: truncated last events are caught against the kept head") {
   CHECK(r.bad_position == 9);
   CHECK_THAT(r.reason, Catch::Contains("truncated"));
 }
+
+TEST_CASE("verify from a kept position: walks only what follows, but catches a rewritten or truncated checkpoint") {
+  TempDir dir;
+  Hash head;
+  auto path = MakeStore(dir, 10, &head);
+  Hash at5;
+  {
+    StoreOptions o;
+    o.path = path;
+    o.read_only = true;
+    auto s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    auto e = (*s)->ReadLog(5, 1);
+    REQUIRE(e.ok());
+    at5 = e->at(0).hash;
+    auto r = (*s)->VerifyFrom(5, at5);
+    REQUIRE(r.ok());
+    CHECK(r->ok);
+    CHECK(r->events == 10);
+    CHECK(r->head == head);
+    auto top = (*s)->VerifyFrom(10, head);  // nothing after the head
+    REQUIRE(top.ok());
+    CHECK(top->ok);
+    CHECK(top->events == 10);
+  }
+  auto verify_from = [&](uint64_t pos, const Hash& h) {
+    StoreOptions o;
+    o.path = path;
+    o.read_only = true;
+    auto s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    auto r = (*s)->VerifyFrom(pos, h);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  {
+    Raw raw(path);
+    std::string v = raw.Get(8);
+    v[v.find(R"({"amount":8})") + 10] = '9';
+    raw.Put(8, v);
+  }
+  auto after = verify_from(5, at5);
+  CHECK_FALSE(after.ok);
+  CHECK(after.bad_position == 8);
+  {
+    Raw raw(path);
+    std::string v = raw.Get(5);
+    v[v.find(R"({"amount":5})") + 10] = '6';
+    raw.Put(5, v);
+  }
+  auto at = verify_from(5, at5);
+  CHECK_FALSE(at.ok);
+  CHECK(at.bad_position == 5);
+  CHECK_THAT(at.reason, Catch::Contains("rewritten"));
+  {
+    Raw raw(path);
+    for (uint64_t p = 10; p >= 5; --p) raw.Delete(p);
+  }
+  auto gone = verify_from(5, at5);
+  CHECK_FALSE(gone.ok);
+  CHECK_THAT(gone.reason, Catch::Contains("truncated"));
+}
