@@ -440,6 +440,18 @@ struct Service::Impl {
     return ErrorResponse({400, code, message, field, {}});
   }
 
+  // The page size of a list: ?limit=1..kMaxPageSize, else the default.
+  static std::optional<HttpResponse> ParseLimit(const Call& c, size_t* limit) {
+    auto it = c.query.find("limit");
+    if (it == c.query.end()) return std::nullopt;
+    char* end = nullptr;
+    unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
+    if (it->second.empty() || *end != '\0' || v < 1 || v > kMaxPageSize)
+      return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
+    *limit = static_cast<size_t>(v);
+    return std::nullopt;
+  }
+
   json EventsJson(const std::vector<RecordedEvent>& events) const {
     json arr = json::array();
     for (const auto& e : events) {
@@ -776,13 +788,7 @@ struct Service::Impl {
   HttpResponse ListEvents(Call& c) {
     size_t limit = kDefaultPageSize;
     uint64_t from = 1;
-    if (auto it = c.query.find("limit"); it != c.query.end()) {
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
-      if (it->second.empty() || *end != '\0' || v < 1 || v > kMaxPageSize)
-        return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
-      limit = static_cast<size_t>(v);
-    }
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
     if (auto it = c.query.find("cursor"); it != c.query.end()) {
       // The cursor is the next version to read, "v<N>"; opaque to clients.
       const std::string& cur = it->second;
@@ -862,13 +868,7 @@ struct Service::Impl {
     if (status != "overdue" && status != "upcoming")
       return BadRequest("invalid_argument", "status must be overdue or upcoming", "status");
     size_t limit = kDefaultPageSize;
-    if (auto it = c.query.find("limit"); it != c.query.end()) {
-      char* end = nullptr;
-      unsigned long long v = std::strtoull(it->second.c_str(), &end, 10);
-      if (it->second.empty() || *end != '\0' || v < 1 || v > kMaxPageSize)
-        return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
-      limit = static_cast<size_t>(v);
-    }
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
     int64_t within_days = 7;
     if (auto it = c.query.find("within"); it != c.query.end()) {
       auto p = Period::Parse(it->second);

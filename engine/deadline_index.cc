@@ -183,10 +183,14 @@ Result<std::vector<IndexedDeadline>> DeadlineIndex::Due(UnixMicros now, size_t l
                                           idents.push_back(k.substr(kQueuePrefix.size() + 8));
                                           return idents.size() < limit;
                                         }));
+  return Load(idents);
+}
+
+Result<std::vector<IndexedDeadline>> DeadlineIndex::Load(const std::vector<std::string>& idents) const {
   std::vector<IndexedDeadline> out;
   for (const auto& id : idents) {
     ASSIGN_OR_RETURN(auto raw, store()->GetAux(kEntryPrefix + id));
-    if (!raw) return Status::Corruption("deadline queue entry without its deadline");
+    if (!raw) return Status::Corruption("deadline index: a queue or due-date key without its deadline");
     ASSIGN_OR_RETURN(IndexedDeadline d, IndexedDeadline::FromJson(json::parse(*raw, nullptr, false)));
     out.push_back(std::move(d));
   }
@@ -231,14 +235,7 @@ Result<std::vector<IndexedDeadline>> DeadlineIndex::DueBetween(UnixMicros from, 
                                           idents.push_back(k.substr(kDuePrefix.size() + 8));
                                           return idents.size() < limit;
                                         }));
-  std::vector<IndexedDeadline> out;
-  for (const auto& id : idents) {
-    ASSIGN_OR_RETURN(auto raw, store()->GetAux(kEntryPrefix + id));
-    if (!raw) return Status::Corruption("deadline due-date entry without its deadline");
-    ASSIGN_OR_RETURN(IndexedDeadline d, IndexedDeadline::FromJson(json::parse(*raw, nullptr, false)));
-    out.push_back(std::move(d));
-  }
-  return out;
+  return Load(idents);
 }
 
 Status DeadlineIndex::Remove(const IndexedDeadline& d) {

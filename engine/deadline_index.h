@@ -90,6 +90,8 @@ class DeadlineIndex final : public CommitHook {
 
  private:
   EventStore* store() const { return *store_; }
+  // The entries named by "<case>\0<name>" idents, in order.
+  Result<std::vector<IndexedDeadline>> Load(const std::vector<std::string>& idents) const;
   EventStore** store_;  // the store is opened after the hook is created
   std::mutex on_scheduled_mu_;
   std::function<void(UnixMicros, uint64_t)> on_scheduled_;  // GUARDED_BY(on_scheduled_mu_)
