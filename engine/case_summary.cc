@@ -65,6 +65,12 @@ void FoldDeadline(const RecordedEvent& e, CaseSummary* s) {
     open->overdue = false;
   } else if (t == "deadline.warning" || t == "deadline.escalated") {
     // history only
+  } else if (t == "deadline.overdue_corrected") {
+    // A late-recorded clearing showed the deadline was met (engine/workflow.cc):
+    // the overdue notice is superseded. The item's only deadlines in the
+    // workflows that count "in time" have one deadline, so the flag goes too.
+    open->overdue = false;
+    s->ever_overdue = false;
   } else {
     open->overdue = true;  // deadline.overdue or a definition's on_expiry event
     s->ever_overdue = true;

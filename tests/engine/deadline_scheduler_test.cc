@@ -371,3 +371,45 @@ TEST_CASE("deadlines: a provisional 2027 deadline is recomputed when a 2027 cale
 }
 
 }  // namespace xiaohao::testing
+
+namespace xiaohao::testing {
+
+TEST_CASE("deadlines: an item still overdue after the ladder's periods escalates onto the office's escalation case, atomically") {
+  SchedulerFixture f;
+  std::string id = "risk_item-esc-1";
+  REQUIRE_OK(f.Run(id, "open",
+                   {{"source", "inspection"}, {"office", "nanbin"}, {"enterprise", "ENT001"},
+                    {"product_category", "体外诊断试剂"}, {"risk_level", "high"}, {"found_on", "2025-09-26"},
+                    {"description", "冷链储存温度记录缺失"}},
+                   Inspector(), "2025-09-26T10:00:00+08:00"));
+  REQUIRE_OK(f.Run(id, "assign", {{"assignee", "李明"}}, Inspector(), "2025-09-26T11:00:00+08:00"));
+  // Rectify by Mon 2025-10-20.
+  REQUIRE_OK(f.Run(id, "issue_rectification_notice",
+                   {{"notice_no", "石市监整〔2025〕12号"}, {"rectify_by", "2025-10-20"}, {"content", "补齐冷链温度记录"}},
+                   Inspector(), "2025-09-27T09:00:00+08:00"));
+  auto r = f.Tick("2025-10-21T00:00:00+08:00");
+  CHECK(r.overdue == 1);
+  CHECK(r.escalations == 1);  // rung 1, after 0 days: the office
+  CHECK(f.Events("office_escalation-nanbin", "office_escalation.item_escalated").empty());
+  CHECK(f.Tick("2025-10-28T00:00:00+08:00").escalations == 1);  // 7 days: the county bureau
+  CHECK(f.Tick("2025-11-19T00:00:00+08:00").escalations == 0);
+  r = f.Tick("2025-11-20T00:00:00+08:00");  // 30 days after 10-20: 监管责任落实
+  CHECK(r.escalations == 1);
+  auto items = f.Events("office_escalation-nanbin", "office_escalation.item_escalated");
+  REQUIRE(items.size() == 1);
+  auto esc = f.Events(id, "deadline.escalated");
+  REQUIRE(esc.size() == 3);
+  // One append: the same command id, adjacent positions.
+  CHECK(items[0].command_id == esc[2].command_id);
+  CHECK(items[0].position == esc[2].position + 1);
+  json item = json::parse(items[0].payload_json);
+  CHECK(item["case_id"] == id);
+  CHECK(item["notify_unit"] == "shizhu");
+  // The office's escalation case replays.
+  auto oe = f.handler->LoadCase("office_escalation-nanbin");
+  INFO(oe.status().ToString());
+  REQUIRE(oe.ok());
+  CHECK(oe->workflow_id == "office_escalation");
+}
+
+}  // namespace xiaohao::testing
