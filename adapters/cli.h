@@ -28,6 +28,8 @@ void RegisterUserCommands(CLI::App& app, int* exit_code);
 void RegisterReportCommands(CLI::App& app, int* exit_code);
 // serve: the HTTP/JSON service (adapters/service.h, adapters/http_server.h)
 void RegisterServeCommands(CLI::App& app, int* exit_code);
+// demo load (sample data for scripts/run --demo)
+void RegisterDemoCommands(CLI::App& app, int* exit_code);
 
 // The repository's workflows/ directory, found from the running binary's
 // location (build/xiaohao -> ../workflows), so commands work from any directory.
