@@ -319,7 +319,7 @@ Status BusinessCalendar::AddYearJson(const std::string& json_text, const std::st
   nlohmann::json j;
   try {
     j = nlohmann::json::parse(json_text);
-  } catch (const nlohmann::json::parse_error& e) {
+  } catch (const nlohmann::json::exception& e) {  // parse_error, and out_of_range for numbers too big
     return Status::InvalidArgument(file_name + ": not valid JSON: " + e.what());
   }
   if (!j.is_object())

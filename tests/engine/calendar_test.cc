@@ -816,3 +816,13 @@ TEST_CASE("A notice may name late-December days of the year before", "[calendar]
 
 }  // namespace
 }  // namespace xiaohao
+
+// Found by tests/fuzz/fuzz_calendar.cc: a number too big for a double threw
+// out_of_range out of AddYearJson instead of a clear error.
+TEST_CASE("A calendar file with a number too large is an error, not a crash", "[calendar][file][fuzz]") {
+  xiaohao::BusinessCalendar cal;
+  xiaohao::Status s = cal.AddYearJson(R"({"year": 26666666666E66666, "version": 1})", "cn-huge.json");
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.message(), Catch::Contains("cn-huge.json"));
+  CHECK_THAT(s.message(), Catch::Contains("not valid JSON"));
+}
