@@ -315,6 +315,16 @@ Result<BusinessCalendar> BusinessCalendar::LoadDir(const std::string& dir) {
 }
 
 Status BusinessCalendar::AddYearJson(const std::string& json_text, const std::string& file_name) {
+  // A value of an unexpected type that a check missed is an error naming the
+  // file, never an exception out of here.
+  try {
+    return AddYearJsonUnguarded(json_text, file_name);
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(file_name + ": a value has the wrong type: " + e.what());
+  }
+}
+
+Status BusinessCalendar::AddYearJsonUnguarded(const std::string& json_text, const std::string& file_name) {
   const FileErrors err(file_name);
   nlohmann::json j;
   try {

@@ -116,6 +116,7 @@ class BusinessCalendar {
   };
   // A file for year Y may also name days of Y-1 (an 元旦 block starting in
   // late December, as the 2019 arrangement did); they are looked up in both.
+  Status AddYearJsonUnguarded(const std::string& json_text, const std::string& file_name);
   std::map<int, Year> years_;
 };
 

@@ -46,6 +46,16 @@ const char* UnitLevelName(UnitLevel l) {
 
 void JurisdictionTree::AddFileJson(const std::string& json_text, const std::string& file,
                                    std::vector<FileProblem>* problems) {
+  // A value of an unexpected type is a problem in the file, not an exception.
+  try {
+    AddFileJsonUnguarded(json_text, file, problems);
+  } catch (const nlohmann::json::exception& e) {
+    problems->push_back({file, "", std::string("a value has the wrong type: ") + e.what()});
+  }
+}
+
+void JurisdictionTree::AddFileJsonUnguarded(const std::string& json_text, const std::string& file,
+                                            std::vector<FileProblem>* problems) {
   nlohmann::json doc;
   try {
     doc = nlohmann::json::parse(json_text);

@@ -69,6 +69,8 @@ class JurisdictionTree {
     std::string file;
     std::string pointer;
   };
+  void AddFileJsonUnguarded(const std::string& json_text, const std::string& file_name,
+                            std::vector<FileProblem>* problems);
   std::map<std::string, JurisdictionUnit> units_;
   std::map<std::string, Origin> origins_;
 };

@@ -327,9 +327,30 @@ std::vector<std::string> WorkflowDefinition::EventTypes() const {
   return out;
 }
 
+namespace {
+std::optional<WorkflowDefinition> CheckWorkflowDefinitionUnguarded(const std::string& json_text,
+                                                                   const std::string& file,
+                                                                   std::vector<FileProblem>* problems);
+}  // namespace
+
+// The edge where nlohmann::json meets definition files: a value of an
+// unexpected type that a check below missed is a problem in the file, never
+// an exception out of here (found by tests/fuzz/fuzz_definition.cc).
 std::optional<WorkflowDefinition> CheckWorkflowDefinition(const std::string& json_text,
                                                           const std::string& file,
                                                           std::vector<FileProblem>* problems) {
+  try {
+    return CheckWorkflowDefinitionUnguarded(json_text, file, problems);
+  } catch (const nlohmann::json::exception& e) {
+    problems->push_back({file, "", std::string("a value has the wrong type: ") + e.what()});
+    return std::nullopt;
+  }
+}
+
+namespace {
+std::optional<WorkflowDefinition> CheckWorkflowDefinitionUnguarded(const std::string& json_text,
+                                                                   const std::string& file,
+                                                                   std::vector<FileProblem>* problems) {
   Checker ck(file, problems);
   ojson doc;
   try {
@@ -800,6 +821,7 @@ std::optional<WorkflowDefinition> CheckWorkflowDefinition(const std::string& jso
   if (ck.count() > 0) return std::nullopt;
   return d;
 }
+}  // namespace
 
 Result<WorkflowDefinition> ParseWorkflowDefinition(const std::string& json_text, const std::string& file) {
   std::vector<FileProblem> problems;
