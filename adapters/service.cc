@@ -285,9 +285,21 @@ struct Service::Impl {
         SchedulerDeps{store.get(), deadline_index.get(), commands.get(), &registry, &calendar, &tree});
     // A calendar file added or amended since the last start: recompute the
     // open deadlines it affects, visibly, on their cases.
-    auto recomputed = scheduler->RecomputeForCalendar(clock->Now());
-    if (!recomputed.ok()) return recomputed.status().WithContext("recomputing deadlines for the calendar");
-    if (*recomputed > 0) startup_report += "; " + std::to_string(*recomputed) + " deadlines recomputed for a changed calendar";
+    // The scan parses every open deadline, so it runs only when the loaded
+    // calendar versions differ from those of the last start.
+    json loaded_versions = json::object();
+    for (int y : calendar.Years()) loaded_versions[std::to_string(y)] = calendar.VersionOf(y);
+    auto seen = store->GetAux("svc/calendar_versions");
+    if (!seen.ok()) return seen.status();
+    if (!seen->has_value() || **seen != loaded_versions.dump()) {
+      auto recomputed = scheduler->RecomputeForCalendar(clock->Now());
+      if (!recomputed.ok()) return recomputed.status().WithContext("recomputing deadlines for the calendar");
+      if (*recomputed > 0)
+        startup_report += "; " + std::to_string(*recomputed) + " deadlines recomputed for a changed calendar";
+      AuxBatch b;
+      b.Put("svc/calendar_versions", loaded_versions.dump());
+      RETURN_IF_ERROR(store->WriteAux(b, true));
+    }
     if (options.run_scheduler) {
       DeadlineTimerOptions to;
       to.on_error = [](const Status& s) { std::fprintf(stderr, "deadline scheduler: %s\n", s.ToString().c_str()); };
