@@ -2,7 +2,6 @@
 
 #include "engine/command_handler.h"
 #include "engine/json_scan.h"
-#include "store/envelope.h"  // the hash of an event, as doc/event_format.md specifies it
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -49,9 +48,7 @@ Result<AuditTrail> BuildAuditTrail(EventStore& store, const std::string& case_id
     a.hash = e.hash;
     a.prev_hash = e.prev_hash;
     a.payload_json = e.payload_json;
-    std::string env;
-    envelope::Encode(e, &env);
-    a.hash_ok = envelope::Sha256(env) == e.hash;
+    a.hash_ok = EventHash(e) == e.hash;
     // The neighbours in the global log must link to this event.
     bool link = true;
     if (e.position == 1) {

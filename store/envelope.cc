@@ -4,6 +4,8 @@
 
 #include <cstring>
 
+#include "store/event_store.h"  // EventHash
+
 namespace xiaohao {
 
 std::string HashToHex(const Hash& h) {
@@ -123,6 +125,55 @@ Status Decode(std::string_view stored, RecordedEvent* e) {
   return Status::OK();
 }
 
+namespace {
+
+// Reads big-endian integers and length-prefixed strings as views, without
+// copying (DecodeView runs once per event of a full scan).
+struct ViewReader {
+  const char* p;
+  const char* end;
+  bool U64(uint64_t* v) {
+    if (end - p < 8) return false;
+    uint64_t r = 0;
+    for (int i = 0; i < 8; ++i) r = r << 8 | static_cast<uint8_t>(p[i]);
+    p += 8;
+    *v = r;
+    return true;
+  }
+  bool Str(std::string_view* s) {
+    if (end - p < 4) return false;
+    uint32_t n = static_cast<uint32_t>(static_cast<uint8_t>(p[0])) << 24 |
+                 static_cast<uint32_t>(static_cast<uint8_t>(p[1])) << 16 |
+                 static_cast<uint32_t>(static_cast<uint8_t>(p[2])) << 8 | static_cast<uint8_t>(p[3]);
+    p += 4;
+    if (static_cast<size_t>(end - p) < n) return false;
+    *s = std::string_view(p, n);
+    p += n;
+    return true;
+  }
+};
+
+}  // namespace
+
+Status DecodeView(std::string_view stored, EventView* v) {
+  if (stored.size() < 1 + 24 + 32 + 32) return Status::Corruption("event record too short");
+  if (static_cast<uint8_t>(stored[0]) != kFormat)
+    return Status::Corruption("unknown event envelope format " +
+                              std::to_string(static_cast<uint8_t>(stored[0])));
+  ViewReader r{stored.data() + 1, stored.data() + stored.size() - 32};
+  uint64_t recorded = 0;
+  if (!r.U64(&v->position) || !r.U64(&v->version) || !r.U64(&recorded) || !r.Str(&v->stream_id) ||
+      !r.Str(&v->type) || !r.Str(&v->occurred_at) || !r.Str(&v->actor_user_id) || !r.Str(&v->actor_role) ||
+      !r.Str(&v->actor_office) || !r.Str(&v->command_id) || !r.Str(&v->payload_json) || r.end - r.p < 32)
+    return Status::Corruption("event record truncated or malformed");
+  v->prev_hash_bytes = reinterpret_cast<const uint8_t*>(r.p);
+  r.p += 32;
+  if (r.p != r.end) return Status::Corruption("trailing bytes in event record");
+  v->recorded_at = static_cast<UnixMicros>(recorded);
+  v->hash_bytes = reinterpret_cast<const uint8_t*>(r.end);
+  return Status::OK();
+}
+
 std::string PositionKey(uint64_t position) {
   std::string k;
   k.reserve(8);
@@ -137,4 +188,11 @@ uint64_t DecodePositionKey(std::string_view key) {
 }
 
 }  // namespace envelope
+
+Hash EventHash(const RecordedEvent& e) {
+  std::string env;
+  envelope::Encode(e, &env);
+  return envelope::Sha256(env);
+}
+
 }  // namespace xiaohao

@@ -20,6 +20,7 @@
 #include <string_view>
 
 #include "store/event.h"
+#include "store/event_view.h"
 #include "store/status.h"
 
 namespace xiaohao::envelope {
@@ -32,6 +33,9 @@ void Encode(const RecordedEvent& e, std::string* out);
 Hash Sha256(std::string_view bytes);
 // Decodes a stored value (envelope | hash). Checks the structure, not the hash.
 Status Decode(std::string_view stored, RecordedEvent* e);
+// Decodes a stored value in place: *v's views point into `stored`. Checks
+// the structure as Decode does; a good value decodes to the same fields.
+Status DecodeView(std::string_view stored, EventView* v);
 // The envelope part of a stored value (everything but the trailing hash).
 inline std::string_view EnvelopeOf(std::string_view stored) {
   return stored.size() >= 32 ? stored.substr(0, stored.size() - 32) : std::string_view();

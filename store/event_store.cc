@@ -372,6 +372,8 @@ class EventStoreImpl final : public EventStore {
                                                 size_t max_count) override;
   Status ScanLog(uint64_t from_position,
                  const std::function<bool(const RecordedEvent&)>& visitor) override;
+  Status ScanLogRaw(uint64_t from_position,
+                    const std::function<bool(const EventView&)>& visitor) override;
   Result<VerifyReport> Verify(std::optional<std::pair<uint64_t, Hash>> expected_head) override {
     return VerifyRange(0, Hash{}, expected_head);
   }
@@ -1090,6 +1092,29 @@ Status EventStoreImpl::ScanLog(uint64_t from_position,
   for (it->Seek(envelope::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
     RETURN_IF_ERROR(envelope::Decode(std::string_view(it->value().data(), it->value().size()), &e));
     if (!visitor(e)) return Status::OK();
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "scanning the log");
+  return Status::OK();
+}
+
+Status EventStoreImpl::ScanLogRaw(uint64_t from_position,
+                                  const std::function<bool(const EventView&)>& visitor) {
+  uint64_t head = DurableHead();
+  if (from_position > head) return Status::OK();
+  // One sequential pass over the log: large reads ahead of the iterator, and
+  // no block cache fill (the blocks will not be read again soon, and would
+  // evict what point reads need).
+  rocksdb::ReadOptions ro;
+  ro.readahead_size = 8 << 20;
+  ro.fill_cache = false;
+  std::string upper = envelope::PositionKey(head + 1);
+  rocksdb::Slice upper_slice(upper);
+  ro.iterate_upper_bound = &upper_slice;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
+  EventView v;
+  for (it->Seek(envelope::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
+    RETURN_IF_ERROR(envelope::DecodeView(std::string_view(it->value().data(), it->value().size()), &v));
+    if (!visitor(v)) return Status::OK();
   }
   if (!it->status().ok()) return FromRocks(it->status(), "scanning the log");
   return Status::OK();

@@ -27,6 +27,7 @@
 
 #include "store/clock.h"
 #include "store/event.h"
+#include "store/event_view.h"
 #include "store/status.h"
 
 namespace rocksdb {
@@ -124,6 +125,11 @@ struct AuxBatch {
 
 class Subscription;
 
+// The hash an intact event carries: SHA-256 of its envelope as
+// doc/event_format.md specifies it (prev_hash included, e.hash not). An
+// event whose hash differs was altered after it was written.
+Hash EventHash(const RecordedEvent& e);
+
 class EventStore {
  public:
   // The format version this build writes and reads.
@@ -154,6 +160,12 @@ class EventStore {
   virtual Status ScanLog(uint64_t from_position,
                          const std::function<bool(const RecordedEvent&)>& visitor) = 0;
   Result<std::vector<RecordedEvent>> ReadLog(uint64_t from_position, size_t max_count);
+  // ScanLog without copies, for folds over the whole log (projection
+  // rebuilds): each event is decoded in place and handed over as views
+  // valid only during the visitor call (store/event_view.h). Reads ahead
+  // and leaves the block cache alone, as a one-off sequential pass should.
+  virtual Status ScanLogRaw(uint64_t from_position,
+                            const std::function<bool(const EventView&)>& visitor) = 0;
 
   // Walks the chain from position 1 to the head. When `expected_head` is given
   // (position and hash an auditor kept), a shorter or different log is broken.
