@@ -26,6 +26,9 @@ void RegisterUserCommands(CLI::App& app, int* exit_code);
 // report risk-list|rates|plan|case|audit|dossier, projections rebuild,
 // export-log, import enterprises (adapters/cli_report.cc)
 void RegisterReportCommands(CLI::App& app, int* exit_code);
+// import risk-list (adapters/cli_import.cc). Call after RegisterReportCommands,
+// which creates the `import` group.
+void RegisterImportCommands(CLI::App& app, int* exit_code);
 // serve: the HTTP/JSON service (adapters/service.h, adapters/http_server.h)
 void RegisterServeCommands(CLI::App& app, int* exit_code);
 // demo load (sample data for scripts/run --demo)

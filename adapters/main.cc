@@ -18,6 +18,7 @@ int main(int argc, char** argv) {
   xiaohao::RegisterUserCommands(app, &exit_code);
   xiaohao::RegisterServeCommands(app, &exit_code);
   xiaohao::RegisterReportCommands(app, &exit_code);
+  xiaohao::RegisterImportCommands(app, &exit_code);
   xiaohao::RegisterDemoCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
