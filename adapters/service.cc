@@ -1,10 +1,15 @@
 #include "adapters/service.h"
 
 #include <openssl/rand.h>
+#include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <chrono>
 #include <condition_variable>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <functional>
 #include <mutex>
@@ -16,7 +21,10 @@
 #include "adapters/alerts.h"
 #include "adapters/event_json.h"
 #include "adapters/metrics.h"
+#include "adapters/reports.h"
+#include "adapters/tabular.h"
 #include "adapters/users.h"
+#include "engine/audit_trail.h"
 #include "engine/calendar.h"
 #include "engine/command_handler.h"
 #include "engine/deadline_index.h"
@@ -24,6 +32,7 @@
 #include "engine/deadline_timer.h"
 #include "engine/risk_list.h"
 #include "engine/risk_projection.h"
+#include "engine/supervision_rates.h"
 #include "engine/view_reader.h"
 #include "engine/jurisdiction.h"
 #include "engine/rejection.h"
@@ -223,6 +232,67 @@ std::string NewCaseUnique(UnixMicros now) {
 
 bool Is2xx(int status) { return status >= 200 && status < 300; }
 
+std::string HexOf(const std::string& s) {
+  static const char* kHex = "0123456789abcdef";
+  std::string h;
+  h.reserve(s.size() * 2);
+  for (unsigned char c : s) {
+    h.push_back(kHex[c >> 4]);
+    h.push_back(kHex[c & 15]);
+  }
+  return h;
+}
+bool FromHex(const std::string& h, std::string* out) {
+  if (h.size() % 2 != 0) return false;
+  out->clear();
+  for (size_t i = 0; i < h.size(); i += 2) {
+    int hi = HexValue(h[i]), lo = HexValue(h[i + 1]);
+    if (hi < 0 || lo < 0) return false;
+    out->push_back(static_cast<char>(hi * 16 + lo));
+  }
+  return true;
+}
+
+// A page cursor: "<kind>.<hex of the last key given out>". The kind names
+// the list, so a cursor of one list is refused by another. Opaque to clients.
+std::string MakeCursor(const std::string& kind, const std::string& key) { return kind + "." + HexOf(key); }
+
+// Keeps, of `arr` (sorted by `key` ascending), the `limit` elements after
+// the key `after` ("" = from the first); returns the cursor of the next
+// page, or null when this page is the last. Keys are the list's own (a case
+// id, a position), so a page read after new items appeared neither repeats
+// nor skips one it already passed.
+json TakePage(json* arr, const std::function<std::string(const json&)>& key, const std::string& after, size_t limit,
+              const std::string& kind) {
+  json page = json::array();
+  json next = nullptr;
+  for (auto& e : *arr) {
+    if (!after.empty() && key(e) <= after) continue;
+    if (page.size() == limit) {
+      next = MakeCursor(kind, key(page.back()));
+      break;
+    }
+    page.push_back(std::move(e));
+  }
+  *arr = std::move(page);
+  return next;
+}
+
+// Keys that sort as numbers do.
+std::string PaddedKey(uint64_t n) {
+  char b[24];
+  std::snprintf(b, sizeof b, "%020llu", static_cast<unsigned long long>(n));
+  return b;
+}
+
+// Only [A-Za-z0-9_-] of a unit id goes into a download's file name.
+std::string FileNamePart(const std::string& s) {
+  std::string out;
+  for (char c : s)
+    if (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_') out.push_back(c);
+  return out.substr(0, 64);
+}
+
 }  // namespace
 
 struct Service::Impl {
@@ -330,10 +400,8 @@ struct Service::Impl {
   }
 
   void BuildRoutes() {
-    // The routing table. Later endpoints slot in here: GET /v1/risk-list,
-    // GET /v1/deadlines?status=overdue|upcoming&within=7d, rates, plan
-    // progress, dossiers, reports and the audit trail, each with its handler
-    // below and its entry in doc/openapi.yaml.
+    // The routing table: each endpoint with its handler below and its
+    // entry in doc/openapi.yaml and in the list at the top of service.h.
     routes = {
         {"GET", {"healthz"}, "GET /healthz", false, &Impl::Healthz},
         {"GET", {"metrics"}, "GET /metrics", false, &Impl::Metrics},
@@ -345,6 +413,11 @@ struct Service::Impl {
         {"GET", {"v1", "verify"}, "GET /v1/verify", true, &Impl::VerifyChain},
         {"GET", {"v1", "deadlines"}, "GET /v1/deadlines", true, &Impl::ListDeadlines},
         {"GET", {"v1", "risk-list"}, "GET /v1/risk-list", true, &Impl::RiskList},
+        {"GET", {"v1", "cases", "{}", "audit"}, "GET /v1/cases/{id}/audit", true, &Impl::CaseAudit},
+        {"GET", {"v1", "rates"}, "GET /v1/rates", true, &Impl::Rates},
+        {"GET", {"v1", "plan"}, "GET /v1/plan", true, &Impl::PlanProgress},
+        {"GET", {"v1", "enterprises", "{}", "dossier"}, "GET /v1/enterprises/{code}/dossier", true, &Impl::Dossier},
+        {"GET", {"v1", "reports", "quarterly"}, "GET /v1/reports/quarterly", true, &Impl::QuarterlyReport},
     };
   }
 
@@ -416,14 +489,18 @@ struct Service::Impl {
   // May the user see this case? (service.h: jurisdiction subtree, own
   // enterprise, admin everywhere.)
   std::optional<ApiError> CheckVisible(const User& u, const CaseState& s) const {
+    return CheckVisible(u, s.case_id, s.office(), s.enterprise());
+  }
+  std::optional<ApiError> CheckVisible(const User& u, const std::string& case_id, const std::string& office,
+                                       const std::string& enterprise) const {
     if (u.role == "admin") return std::nullopt;
     if (u.role == "enterprise") {
-      if (!u.enterprise.empty() && s.enterprise() == u.enterprise) return std::nullopt;
+      if (!u.enterprise.empty() && enterprise == u.enterprise) return std::nullopt;
       return ApiError{403, "outside_jurisdiction", "an enterprise may see its own cases only", "", {}};
     }
-    if (!u.unit.empty() && !s.office().empty() && tree.IsWithin(s.office(), u.unit)) return std::nullopt;
+    if (!u.unit.empty() && !office.empty() && tree.IsWithin(office, u.unit)) return std::nullopt;
     return ApiError{403, "outside_jurisdiction",
-                    "case " + s.case_id + " belongs to " + (s.office().empty() ? "no unit" : s.office()) +
+                    "case " + case_id + " belongs to " + (office.empty() ? "no unit" : office) +
                         ", outside the jurisdiction of " + u.unit,
                     "", {}};
   }
@@ -462,6 +539,88 @@ struct Service::Impl {
       return BadRequest("invalid_argument", "limit must be 1.." + std::to_string(kMaxPageSize), "limit");
     *limit = static_cast<size_t>(v);
     return std::nullopt;
+  }
+
+  // A page cursor of list `kind` (see MakeCursor): *after = its key, or
+  // "" without one.
+  static std::optional<HttpResponse> ParseCursor(const Call& c, const std::string& kind, std::string* after) {
+    after->clear();
+    auto it = c.query.find("cursor");
+    if (it == c.query.end()) return std::nullopt;
+    const std::string& cur = it->second;
+    if (cur.size() <= kind.size() + 1 || cur.compare(0, kind.size() + 1, kind + ".") != 0 ||
+        !FromHex(cur.substr(kind.size() + 1), after) || after->empty())
+      return BadRequest("invalid_cursor",
+                        "cursor is not one this endpoint gave out; pass next_cursor from the previous page unchanged, "
+                        "or leave it out to start from the first page",
+                        "cursor");
+    return std::nullopt;
+  }
+
+  // Refuses query parameters the endpoint does not know: a misspelt filter
+  // would otherwise widen the answer without a word.
+  static std::optional<HttpResponse> OnlyParams(const Call& c, std::initializer_list<const char*> known) {
+    for (const auto& [name, value] : c.query) {
+      bool ok = false;
+      for (const char* k : known) ok = ok || name == k;
+      if (!ok) {
+        std::string list;
+        for (const char* k : known) list += (list.empty() ? "" : ", ") + std::string(k);
+        return BadRequest("unknown_parameter", "unknown query parameter '" + name + "'; this endpoint accepts: " + list,
+                          name);
+      }
+    }
+    return std::nullopt;
+  }
+
+  static std::string Param(const Call& c, const char* name) {
+    auto it = c.query.find(name);
+    return it == c.query.end() ? std::string() : it->second;
+  }
+
+  // as_of (record time) and as_at (business time): YYYY-MM-DD (end of that
+  // day, CST) or RFC 3339 (adapters/reports.h ParseViewInstant).
+  static std::optional<HttpResponse> ParseViewTime(const Call& c, ViewTime* time) {
+    for (auto [name, slot] : {std::pair{"as_of", &time->as_of}, {"as_at", &time->as_at}}) {
+      std::string text = Param(c, name);
+      if (text.empty()) continue;
+      auto t = ParseViewInstant(text, name);
+      if (!t.ok()) return BadRequest("invalid_argument", t.status().message(), name);
+      *slot = *t;
+    }
+    return std::nullopt;
+  }
+
+  // Reports are for regulators and auditors.
+  static std::optional<HttpResponse> RegulatorsOnly(const Call& c, const std::string& what) {
+    if (c.user.role == "enterprise")
+      return ErrorResponse({403, "role_not_allowed", what + " is for regulators and auditors", "", {}});
+    return std::nullopt;
+  }
+
+  // The unit a report covers: "office" (or its older name "unit") when
+  // given, else the caller's own. 404 for a unit not in the tree, 403 for
+  // one outside the caller's subtree (an admin may ask for any; an admin
+  // without a unit and without the parameter gets "" = every root).
+  std::optional<HttpResponse> ReportUnit(const Call& c, std::string* unit) const {
+    std::string office = Param(c, "office"), old = Param(c, "unit");
+    if (!office.empty() && !old.empty() && office != old)
+      return BadRequest("invalid_argument", "office and unit name the same filter; give one of them", "office");
+    std::string field = old.empty() ? "office" : "unit";
+    *unit = !office.empty() ? office : !old.empty() ? old : c.user.unit;
+    if (!unit->empty() && tree.Find(*unit) == nullptr)
+      return ErrorResponse({404, "unknown_unit",
+                            "no jurisdiction unit '" + *unit + "'; use a unit id of the jurisdiction tree", field, {}});
+    if (c.user.role != "admin" && (unit->empty() || c.user.unit.empty() || !tree.IsWithin(*unit, c.user.unit)))
+      return ErrorResponse({403, "outside_jurisdiction",
+                            "unit '" + *unit + "' is outside the jurisdiction of " + c.user.unit, field, {}});
+    return std::nullopt;
+  }
+
+  // A report's own error: a bad filter is 400 naming it.
+  static HttpResponse ReportError(const Status& s) {
+    if (s.code() == StatusCode::kInvalidArgument) return BadRequest("invalid_argument", s.message(), s.field());
+    return ErrorResponse(FromStatus(s));
   }
 
   json EventsJson(const std::vector<RecordedEvent>& events) const {
@@ -774,27 +933,49 @@ struct Service::Impl {
     return state;
   }
 
-  HttpResponse GetCase(Call& c) {
-    std::optional<ApiError> err;
-    auto state = LoadVisible(c.user, c.params[0], &err);
-    if (!state.ok()) return ErrorResponse(*err);
-    json full = state->ToJson();
+  // A case's state in the service's shape (GET /v1/cases/{id}).
+  static json CaseJson(const CaseState& state) {
+    json full = state.ToJson();
     json deadlines = json::array();
     for (auto& [name, d] : full["deadlines"].items()) {
       json x = d;
       x["name"] = name;
       deadlines.push_back(std::move(x));
     }
-    return JsonResponse(200, json{{"case_id", state->case_id},
-                                  {"workflow", state->workflow_id},
-                                  {"workflow_version", state->workflow_version},
-                                  {"state", state->state},
-                                  {"version", state->version},
-                                  {"deadlines", deadlines},
-                                  {"facts", full["facts"]},
-                                  {"opened_at", state->opened_at},
-                                  {"last_occurred_at", state->last_occurred_at},
-                                  {"corrections", full["corrections"]}});
+    return json{{"case_id", state.case_id},
+                {"workflow", state.workflow_id},
+                {"workflow_version", state.workflow_version},
+                {"state", state.state},
+                {"version", state.version},
+                {"deadlines", deadlines},
+                {"facts", full["facts"]},
+                {"opened_at", state.opened_at},
+                {"last_occurred_at", state.last_occurred_at},
+                {"corrections", full["corrections"]}};
+  }
+
+  // GET /v1/cases/{id}?as_of=&as_at=: the case now, or as it stood. Who may
+  // see it is decided on the case as it is now.
+  HttpResponse GetCase(Call& c) {
+    ViewTime time;
+    if (auto bad = ParseViewTime(c, &time)) return *bad;
+    std::optional<ApiError> err;
+    auto state = LoadVisible(c.user, c.params[0], &err);
+    if (!state.ok()) return ErrorResponse(*err);
+    if (!time.now()) {
+      auto past = CaseAsOf(*store, registry, c.params[0], time);
+      if (!past.ok()) {
+        if (past.status().code() == StatusCode::kNotFound)
+          return ErrorResponse({404, "case_not_found",
+                                "case " + c.params[0] + " had no event yet at the time asked for (as_of/as_at)", "",
+                                {}});
+        return ErrorResponse(FromStatus(past.status()));
+      }
+      *state = std::move(*past);
+    }
+    json j = CaseJson(*state);
+    j.update(ViewTimeJson(time));
+    return JsonResponse(200, j);
   }
 
   HttpResponse ListEvents(Call& c) {
@@ -823,64 +1004,293 @@ struct Service::Impl {
     return JsonResponse(200, json{{"case_id", c.params[0]}, {"events", EventsJson(*events)}, {"next_cursor", next}});
   }
 
-  // GET /v1/risk-list?unit=&quarter=2025Q3&source=&product_category=&enterprise=
-  //   &risk_level=&state=&items=1&as_of=&as_at= : the risk list (风险清单) by
-  // unit and quarter, rolled up along the jurisdiction tree, limited to the
-  // caller's subtree.
+  // The risk-list query of GET /v1/risk-list and /v1/reports/quarterly:
+  // unit, quarter, filters and the view's time, checked.
+  std::optional<HttpResponse> RiskQuery(const Call& c, RiskListQuery* query, ViewTime* time) const {
+    if (auto bad = ReportUnit(c, &query->unit)) return *bad;
+    query->quarter = Param(c, "quarter");
+    query->filter.source = Param(c, "source");
+    query->filter.product_category = Param(c, "product_category");
+    query->filter.enterprise = Param(c, "enterprise");
+    query->filter.risk_level = Param(c, "risk_level");
+    query->filter.state = Param(c, "state");
+    if (auto bad = ParseViewTime(c, time)) return *bad;
+    Status s = CheckRiskListQuery(registry, tree, query);
+    if (!s.ok()) return ReportError(s);
+    return std::nullopt;
+  }
+
+  // GET /v1/risk-list?office=&quarter=2025Q3&source=&product_category=&enterprise=
+  //   &risk_level=&state=&items=1&as_of=&as_at=&limit=&cursor= : the risk list
+  // (风险清单) by unit and quarter, rolled up along the jurisdiction tree,
+  // limited to the caller's subtree. `rows` (bounded by the tree and the
+  // quarters) come whole; `items` are paged by case id.
   HttpResponse RiskList(Call& c) {
-    if (c.user.role == "enterprise")
-      return ErrorResponse({403, "role_not_allowed", "the risk list is for regulators and auditors", "", {}});
-    auto q = [&](const char* k) { return c.query.count(k) ? c.query[k] : std::string(); };
+    if (auto bad = RegulatorsOnly(c, "the risk list")) return *bad;
+    if (auto bad = OnlyParams(c, {"office", "unit", "quarter", "source", "product_category", "enterprise",
+                                  "risk_level", "state", "items", "as_of", "as_at", "limit", "cursor"}))
+      return *bad;
     RiskListQuery query;
-    query.unit = q("unit").empty() ? c.user.unit : q("unit");
-    if (!query.unit.empty() && tree.Find(query.unit) == nullptr)
-      return ErrorResponse({404, "unknown_unit", "no jurisdiction unit '" + query.unit + "'", "unit", {}});
-    if (c.user.role != "admin" && (query.unit.empty() || c.user.unit.empty() || !tree.IsWithin(query.unit, c.user.unit)))
-      return ErrorResponse({403, "outside_jurisdiction",
-                            "unit '" + query.unit + "' is outside the jurisdiction of " + c.user.unit, "unit", {}});
-    query.quarter = q("quarter");
-    query.filter.source = q("source");
-    query.filter.product_category = q("product_category");
-    query.filter.enterprise = q("enterprise");
-    query.filter.risk_level = q("risk_level");
-    query.filter.state = q("state");
-    query.include_items = q("items") == "1" || q("items") == "true";
     ViewTime time;
-    for (auto [name, slot] : {std::pair{"as_of", &time.as_of}, {"as_at", &time.as_at}}) {
-      std::string text = q(name);
-      if (text.empty()) continue;
-      auto t = ParseRfc3339(text);
-      if (!t.ok()) {
-        auto d = Date::Parse(text);
-        if (!d.ok())
-          return BadRequest("invalid_argument", std::string(name) + " must be YYYY-MM-DD or RFC 3339", name);
-        *slot = d->EndInstant() - 1;  // a date means the end of that day, CST
-      } else {
-        *slot = t->instant;
-      }
-    }
+    if (auto bad = RiskQuery(c, &query, &time)) return *bad;
+    std::string items = Param(c, "items");
+    if (!items.empty() && items != "0" && items != "1" && items != "true" && items != "false")
+      return BadRequest("invalid_argument", "items must be 1 (list the matching items) or 0", "items");
+    query.include_items = items == "1" || items == "true";
+    size_t limit = kDefaultPageSize;
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
+    std::string after;
+    if (auto bad = ParseCursor(c, "i", &after)) return *bad;
     auto view = ViewReader::Open(store.get(), &registry, time);
     if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
-    auto report = BuildRiskList(**view, tree, query);
-    if (!report.ok()) {
-      if (report.status().code() == StatusCode::kInvalidArgument)
-        return BadRequest("invalid_argument", report.status().message(), report.status().field());
-      return ErrorResponse(FromStatus(report.status()));
-    }
-    json j = RiskListReportToJson(*report, query.include_items);
-    j["as_of"] = time.as_of ? json(FormatRfc3339Cst(*time.as_of)) : json(nullptr);
-    j["as_at"] = time.as_at ? json(FormatRfc3339Cst(*time.as_at)) : json(nullptr);
+    auto doc = RiskListDoc(**view, tree, query, time);
+    if (!doc.ok()) return ReportError(doc.status());
+    json& j = doc->json;
+    j["next_cursor"] = nullptr;
+    if (query.include_items)
+      j["next_cursor"] =
+          TakePage(&j["items"], [](const json& e) { return e["case_id"].get<std::string>(); }, after, limit, "i");
     return JsonResponse(200, j);
   }
 
-  // GET /v1/deadlines?status=overdue|upcoming&within=7d&limit=N: open
-  // deadlines of cases the caller may see, earliest due first.
+  // GET /v1/reports/quarterly?quarter=2025Q3&format=json|csv|xlsx&office=&<risk-list filters>:
+  // seed 002's quarterly table (风险清单季度统计). CSV and XLSX are downloads
+  // under a file name this server makes up from the unit id and the quarter.
+  HttpResponse QuarterlyReport(Call& c) {
+    if (auto bad = RegulatorsOnly(c, "the quarterly report")) return *bad;
+    if (auto bad = OnlyParams(c, {"office", "unit", "quarter", "source", "product_category", "enterprise",
+                                  "risk_level", "state", "format", "as_of", "as_at"}))
+      return *bad;
+    std::string format = c.query.count("format") ? c.query["format"] : "json";
+    if (format != "json" && format != "csv" && format != "xlsx")
+      return BadRequest("invalid_argument", "format must be json, csv or xlsx", "format");
+    if (Param(c, "quarter").empty())
+      return BadRequest("invalid_argument", "quarter is required; use YYYYQn like 2025Q3", "quarter");
+    RiskListQuery query;
+    ViewTime time;
+    if (auto bad = RiskQuery(c, &query, &time)) return *bad;
+    auto view = ViewReader::Open(store.get(), &registry, time);
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    auto doc = RiskListDoc(**view, tree, query, time);
+    if (!doc.ok()) return ReportError(doc.status());
+    doc->json["quarter"] = query.quarter;
+    if (format == "json") return JsonResponse(200, doc->json);
+
+    // Built here, never from the request: a unit id the tree knows (only its
+    // [A-Za-z0-9_-]) and the normalized quarter.
+    std::string unit = FileNamePart(query.unit.empty() ? "all" : query.unit);
+    std::string filename = "risk-list-" + (unit.empty() ? "unit" : unit) + "-" + query.quarter + "." + format;
+    HttpResponse r;
+    r.headers.emplace_back("Content-Disposition", "attachment; filename=\"" + filename + "\"");
+    if (format == "csv") {
+      std::ostringstream out;
+      WriteCsv(doc->tables[0], out);
+      r.content_type = "text/csv; charset=utf-8";
+      r.body = out.str();
+      return r;
+    }
+    auto bytes = XlsxBytes({doc->tables[0]});
+    if (!bytes.ok()) return ErrorResponse(FromStatus(bytes.status()));
+    r.content_type = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    r.body = std::move(*bytes);
+    return r;
+  }
+
+  // libxlsxwriter writes files only: a private temporary file, read back and removed.
+  static Result<std::string> XlsxBytes(const std::vector<Table>& tables) {
+    std::error_code ec;
+    std::string dir = std::filesystem::temp_directory_path(ec).string();
+    if (ec) dir = "/tmp";
+    std::string path = dir + "/xiaohao-report-XXXXXX";
+    int fd = ::mkstemp(path.data());
+    if (fd < 0) return Status::IOError("cannot create a temporary file for the XLSX report in " + dir);
+    ::close(fd);
+    Status s = WriteXlsx(tables, path);
+    std::string bytes;
+    if (s.ok()) {
+      std::ifstream in(path, std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      bytes = ss.str();
+      if (!in || bytes.empty()) s = Status::IOError("the XLSX report could not be read back");
+    }
+    std::remove(path.c_str());
+    if (!s.ok()) return s;
+    return bytes;
+  }
+
+  // GET /v1/rates?office=&year=&as_of=&as_at=: the supervision rates of a
+  // unit's subtree (engine/supervision_rates.h). Not a list: no paging.
+  HttpResponse Rates(Call& c) {
+    if (auto bad = RegulatorsOnly(c, "the supervision rates")) return *bad;
+    if (auto bad = OnlyParams(c, {"office", "unit", "year", "as_of", "as_at"})) return *bad;
+    std::string unit;
+    if (auto bad = ReportUnit(c, &unit)) return *bad;
+    int year = std::stoi(DayText(CstDayOf(clock->Now())).substr(0, 4));  // default: this year (CST)
+    if (std::string y = Param(c, "year"); !y.empty()) {
+      bool digits = y.size() == 4;
+      for (char ch : y) digits = digits && std::isdigit(static_cast<unsigned char>(ch));
+      if (!digits) return BadRequest("invalid_argument", "year must be a year like 2025", "year");
+      year = std::stoi(y);
+    }
+    ViewTime time;
+    if (auto bad = ParseViewTime(c, &time)) return *bad;
+    auto view = ViewReader::Open(store.get(), &registry, time);
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    auto doc = RatesDoc(**view, tree, unit, year, time);
+    if (!doc.ok()) return ReportError(doc.status());
+    return JsonResponse(200, doc->json);
+  }
+
+  // GET /v1/plan?plan=&office=&quarter=&as_of=&as_at=&limit=&cursor=: the
+  // inspection plan's progress, planned against done per office and quarter,
+  // for the offices in the caller's subtree. `plan` names a file of
+  // <workflows>/plans/ without ".json" (default: the first by name).
+  HttpResponse PlanProgress(Call& c) {
+    if (auto bad = RegulatorsOnly(c, "plan progress")) return *bad;
+    if (auto bad = OnlyParams(c, {"plan", "office", "unit", "quarter", "as_of", "as_at", "limit", "cursor"}))
+      return *bad;
+    std::string plans_dir = options.workflows_dir + "/plans";
+    std::vector<std::string> names;
+    std::error_code ec;
+    for (const auto& e : std::filesystem::directory_iterator(plans_dir, ec))
+      if (e.path().extension() == ".json") names.push_back(e.path().stem().string());
+    std::sort(names.begin(), names.end());
+    std::string name = Param(c, "plan");
+    if (name.empty() && !names.empty()) name = names.front();
+    if (std::find(names.begin(), names.end(), name) == names.end()) {
+      std::string list;
+      for (const auto& n : names) list += (list.empty() ? "" : ", ") + n;
+      return ErrorResponse({404, "unknown_plan",
+                            "no inspection plan '" + name + "'; the plans are: " + (list.empty() ? "none" : list),
+                            "plan", {}});
+    }
+    // The name matched a file listed from the plans directory, so it
+    // cannot point anywhere else.
+    auto plan = LoadInspectionPlan(plans_dir + "/" + name + ".json", tree);
+    if (!plan.ok()) return ErrorResponse(FromStatus(plan.status()));
+    std::string scope;
+    bool explicit_unit = c.query.count("office") || c.query.count("unit");
+    if (explicit_unit || c.user.role != "admin") {
+      if (auto bad = ReportUnit(c, &scope)) return *bad;
+    }
+    int quarter = 0;
+    Status qs = ParsePlanQuarter(Param(c, "quarter"), *plan, &quarter);
+    if (!qs.ok()) return ReportError(qs);
+    size_t limit = kDefaultPageSize;
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
+    std::string after;
+    if (auto bad = ParseCursor(c, "p", &after)) return *bad;
+    ViewTime time;
+    if (auto bad = ParseViewTime(c, &time)) return *bad;
+    auto view = ViewReader::Open(store.get(), &registry, time);
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    auto doc = PlanDoc(**view, *plan, quarter, time, [&](const std::string& office) {
+      return scope.empty() || tree.IsWithin(office, scope);
+    });
+    if (!doc.ok()) return ReportError(doc.status());
+    json& j = doc->json;
+    j["plan"] = name;
+    // Rows keep the plan's order; the key is a row's place in it.
+    size_t n = 0;
+    for (auto& row : j["rows"]) row["_key"] = PaddedKey(n++);
+    j["next_cursor"] =
+        TakePage(&j["rows"], [](const json& e) { return e["_key"].get<std::string>(); }, after, limit, "p");
+    for (auto& row : j["rows"]) row.erase("_key");
+    return JsonResponse(200, j);
+  }
+
+  // GET /v1/enterprises/{code}/dossier?as_of=&as_at=&limit=&cursor=: 监管档案.
+  // An enterprise reads its own only. A regulator or auditor reads the cases
+  // of its subtree naming the enterprise, and the register record when the
+  // enterprise's supervising office is in its subtree; 403 when neither is.
+  HttpResponse Dossier(Call& c) {
+    if (auto bad = OnlyParams(c, {"as_of", "as_at", "limit", "cursor"})) return *bad;
+    const std::string& code = c.params[0];
+    if (c.user.role == "enterprise" && code != c.user.enterprise)
+      return ErrorResponse({403, "outside_jurisdiction", "an enterprise may read its own dossier only", "", {}});
+    ViewTime time;
+    if (auto bad = ParseViewTime(c, &time)) return *bad;
+    size_t limit = kDefaultPageSize;
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
+    std::string after;
+    if (auto bad = ParseCursor(c, "c", &after)) return *bad;
+    auto view = ViewReader::Open(store.get(), &registry, time);
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    auto dossier = LoadDossier(**view, code);
+    if (!dossier.ok()) {
+      if (dossier.status().code() == StatusCode::kNotFound)
+        return ErrorResponse({404, "enterprise_not_found", dossier.status().message(), "", {}});
+      return ErrorResponse(FromStatus(dossier.status()));
+    }
+    if (c.user.role != "admin" && c.user.role != "enterprise") {
+      auto within = [&](const std::string& office) {
+        return !c.user.unit.empty() && !office.empty() && tree.IsWithin(office, c.user.unit);
+      };
+      bool register_visible = false;
+      if (dossier->register_record && dossier->register_record->is_object()) {
+        register_visible = within(dossier->register_record->value("office", std::string()));
+        if (!register_visible) dossier->register_record.reset();
+      }
+      std::vector<CaseSummary> kept;
+      for (auto& s : dossier->cases)
+        if (within(s.office)) kept.push_back(std::move(s));
+      dossier->cases = std::move(kept);
+      if (!register_visible && dossier->cases.empty())
+        return ErrorResponse({403, "outside_jurisdiction",
+                              "enterprise " + code + " is supervised outside the jurisdiction of " + c.user.unit +
+                                  " and has no case there",
+                              "", {}});
+    }
+    json j = DossierDoc(*dossier, time).json;
+    j["next_cursor"] =
+        TakePage(&j["cases"], [](const json& e) { return e["case_id"].get<std::string>(); }, after, limit, "c");
+    return JsonResponse(200, j);
+  }
+
+  // GET /v1/cases/{id}/audit?late_days=3&limit=&cursor=: the case's history,
+  // each event checked against the hash chain (chain_ok covers the whole
+  // trail, not only the page), events recorded more than late_days after
+  // they occurred flagged "late". Visible as the case is.
+  HttpResponse CaseAudit(Call& c) {
+    if (auto bad = OnlyParams(c, {"late_days", "limit", "cursor"})) return *bad;
+    double late_days = 3;
+    if (std::string t = Param(c, "late_days"); !t.empty()) {
+      char* end = nullptr;
+      late_days = std::strtod(t.c_str(), &end);
+      if (*end != '\0' || !(late_days >= 0 && late_days <= 3650))
+        return BadRequest("invalid_argument", "late_days must be a number of days from 0 to 3650, like 3 or 0.5",
+                          "late_days");
+    }
+    size_t limit = kDefaultPageSize;
+    if (auto bad = ParseLimit(c, &limit)) return *bad;
+    std::string after;
+    if (auto bad = ParseCursor(c, "a", &after)) return *bad;
+    std::optional<ApiError> err;
+    auto state = LoadVisible(c.user, c.params[0], &err);
+    if (!state.ok()) return ErrorResponse(*err);
+    auto trail = BuildAuditTrail(*store, c.params[0], static_cast<int64_t>(late_days * kMicrosPerDay));
+    if (!trail.ok()) return ErrorResponse(FromStatus(trail.status()));
+    json j = AuditDoc(*trail, late_days).json;
+    j["next_cursor"] = TakePage(
+        &j["entries"], [](const json& e) { return PaddedKey(e["position"].get<uint64_t>()); }, after, limit, "a");
+    return JsonResponse(200, j);
+  }
+
+  // GET /v1/deadlines?status=overdue|upcoming&within=7d&limit=N&cursor=:
+  // open deadlines of cases the caller may see, earliest due first. Each
+  // case's workflow, state and unit come from the risk-list projection's
+  // case summary (engine/view_reader.h), not from replaying the case.
   HttpResponse ListDeadlines(Call& c) {
     std::string status = c.query.count("status") ? c.query["status"] : "upcoming";
     if (status != "overdue" && status != "upcoming")
       return BadRequest("invalid_argument", "status must be overdue or upcoming", "status");
     size_t limit = kDefaultPageSize;
     if (auto bad = ParseLimit(c, &limit)) return *bad;
+    std::string after;
+    if (auto bad = ParseCursor(c, "d", &after)) return *bad;
+    if (!after.empty() && after.size() <= 8)
+      return BadRequest("invalid_cursor", "cursor is not one this endpoint gave out", "cursor");
     int64_t within_days = 7;
     if (auto it = c.query.find("within"); it != c.query.end()) {
       auto p = Period::Parse(it->second);
@@ -891,26 +1301,51 @@ struct Service::Impl {
     UnixMicros now = clock->Now();
     UnixMicros from = status == "overdue" ? 0 : now;
     UnixMicros to = status == "overdue" ? now : now + within_days * kMicrosPerDay;
-    // Scan more than the page: entries the caller may not see are skipped.
-    auto found = deadline_index->DueBetween(from, to, limit * 20 + 100);
-    if (!found.ok()) return ErrorResponse(FromStatus(found.status()));
+    auto view = ViewReader::Open(store.get(), &registry, ViewTime{});
+    if (!view.ok()) return ErrorResponse(FromStatus(view.status()));
+    // Entries the caller may not see are skipped; one request examines at
+    // most kScanBudget of them, so a page may come short of `limit` with a
+    // next_cursor (only a null next_cursor means the end).
+    constexpr size_t kBatch = 256, kScanBudget = 20000;
     json out = json::array();
-    for (const IndexedDeadline& d : *found) {
-      if (out.size() >= limit) break;
-      auto state = commands->LoadCase(d.case_id);
-      if (!state.ok() || CheckVisible(c.user, *state)) continue;
-      out.push_back({{"case_id", d.case_id},
-                     {"workflow", state->workflow_id},
-                     {"state", state->state},
-                     {"office", state->office()},
-                     {"deadline", d.name},
-                     {"generation", d.generation},
-                     {"due_date", d.due_date},
-                     {"due_at", FormatRfc3339Cst(d.due_at)},
-                     {"stage", StageName(d.stage)},
-                     {"provisional", d.provisional}});
+    json next = nullptr;
+    std::string last_given;
+    size_t scanned = 0;
+    bool done = false;
+    while (!done) {
+      auto found = deadline_index->DueBetweenAfter(from, to, after, kBatch);
+      if (!found.ok()) return ErrorResponse(FromStatus(found.status()));
+      for (const IndexedDeadline& d : *found) {
+        after = DeadlineIndex::DueOrderKey(d);
+        ++scanned;
+        auto s = view->get()->Case(d.case_id);
+        if (!s.ok()) return ErrorResponse(FromStatus(s.status()));
+        if (!*s || CheckVisible(c.user, d.case_id, (*s)->office, (*s)->enterprise)) continue;
+        if (out.size() == limit) {
+          next = MakeCursor("d", last_given);
+          done = true;
+          break;
+        }
+        last_given = after;
+        out.push_back({{"case_id", d.case_id},
+                       {"workflow", (*s)->workflow},
+                       {"state", (*s)->state},
+                       {"office", (*s)->office},
+                       {"deadline", d.name},
+                       {"generation", d.generation},
+                       {"due_date", d.due_date},
+                       {"due_at", FormatRfc3339Cst(d.due_at)},
+                       {"stage", StageName(d.stage)},
+                       {"provisional", d.provisional}});
+      }
+      if (done) break;
+      if (found->size() < kBatch) break;
+      if (scanned >= kScanBudget) {
+        next = MakeCursor("d", after);
+        break;
+      }
     }
-    return JsonResponse(200, json{{"status", status}, {"deadlines", out}});
+    return JsonResponse(200, json{{"status", status}, {"deadlines", out}, {"next_cursor", next}});
   }
 
   HttpResponse VerifyChain(Call& c) {

@@ -7,17 +7,50 @@
 //
 //   POST /v1/cases                      open a case          201 {case_id, version, ...}
 //   POST /v1/cases/{id}/commands        send a command       200 {case_id, version, events}
-//   GET  /v1/cases/{id}                 a case's state       200 {case_id, workflow, state, version, deadlines}
-//   GET  /v1/cases/{id}/events          its events           200 {events, next_cursor}  (limit, cursor)
+//   GET  /v1/cases/{id}?as_of=&as_at=   a case's state, now or as it stood
+//                                       200 {case_id, workflow, state, version, deadlines, as_of, as_at}
+//   GET  /v1/cases/{id}/events          its events           200 {events, next_cursor}
+//   GET  /v1/cases/{id}/audit?late_days=3  its audit trail, checked against the chain
+//                                       200 {case_id, chain_ok, late_after_days, entries, next_cursor}
 //   GET  /v1/verify                     the hash chain       200 {ok, events, head}
-//   GET  /v1/deadlines?status=overdue|upcoming&within=7d    open deadlines
+//   GET  /v1/deadlines?status=overdue|upcoming&within=7d    open deadlines {deadlines, next_cursor}
+//   GET  /v1/risk-list?office=&quarter=&source=&product_category=&enterprise=&risk_level=&state=
+//        &items=1&as_of=&as_at=        风险清单 {rows, items, next_cursor} (items paged)
+//   GET  /v1/reports/quarterly?quarter=2025Q3&format=json|csv|xlsx&<risk-list filters>
+//                                       the quarterly table; CSV/XLSX as an attachment
+//   GET  /v1/rates?office=&year=&as_of=&as_at=              supervision rates
+//   GET  /v1/plan?plan=&office=&quarter=&as_of=&as_at=      inspection plan progress {rows, next_cursor}
+//   GET  /v1/enterprises/{code}/dossier?as_of=&as_at=       监管档案 {register, cases, next_cursor}
 //   GET  /v1/openapi.yaml, /healthz, /metrics (no token)
+//
+// The reports' JSON is that of `xiaohao report ... --format json`, built by
+// the same code (adapters/reports.h), with the same filters and errors: a
+// bad filter value is 400 naming the parameter in "field" and saying what
+// is accepted; an unknown query parameter of a report is 400
+// "unknown_parameter". as_of is record time (what the system knew), as_at
+// business time (what had happened): YYYY-MM-DD (end of that day, CST) or
+// RFC 3339.
+//
+// Lists are paged: ?limit=1..1000 (default 100) and ?cursor=<next_cursor of
+// the page before>; next_cursor is null on the last page. Cursors are keyed
+// on the list's own order (case id, log position, due instant), so paging
+// while new items arrive neither repeats nor skips an item already passed;
+// a cursor this endpoint did not give out is 400 "invalid_cursor".
 //
 // Authentication: "Authorization: Bearer <token>" (adapters/users.h).
 // Authorization: a user sees and acts on cases whose unit (facts.office) is
 // within its unit's subtree (JurisdictionTree::IsWithin); an enterprise only
 // on cases whose facts.enterprise is its own; an auditor never writes; an
-// admin everywhere. The engine checks roles and jurisdiction again on every
+// admin everywhere. Reports: the risk list, quarterly report, rates and plan
+// are for regulators and auditors (an enterprise gets 403); they cover the
+// caller's unit unless ?office= names another, which must be in the
+// caller's subtree (403 "outside_jurisdiction" otherwise, 404 for a unit not
+// in the tree); plan rows are those of offices in the covered subtree. A
+// dossier: an enterprise reads its own only (403 for another's); a regulator
+// or auditor gets the cases of its subtree naming the enterprise and the
+// register record when the enterprise's office is in its subtree, and 403
+// when neither is. The audit trail and past states are visible as the case
+// is now. The engine checks roles and jurisdiction again on every
 // command (engine/workflow.cc), so the service's checks are a first gate,
 // not the only one.
 //

@@ -1,5 +1,7 @@
 #include "engine/deadline_index.h"
 
+#include <algorithm>
+
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -229,12 +231,27 @@ Status DeadlineIndex::ForEach(const std::function<bool(const IndexedDeadline&)>&
 
 Result<std::vector<IndexedDeadline>> DeadlineIndex::DueBetween(UnixMicros from, UnixMicros to,
                                                                size_t limit) const {
+  return DueBetweenAfter(from, to, "", limit);
+}
+
+std::string DeadlineIndex::DueOrderKey(const IndexedDeadline& d) { return DueKey(d).substr(kDuePrefix.size()); }
+
+Result<std::vector<IndexedDeadline>> DeadlineIndex::DueBetweenAfter(UnixMicros from, UnixMicros to,
+                                                                    const std::string& after, size_t limit) const {
+  std::string start = kDuePrefix + BE64(KeyTime(from));
+  if (!after.empty()) {
+    // The smallest key after `after`: the same bytes with a NUL appended.
+    std::string resume = kDuePrefix + after;
+    resume.push_back('\0');
+    start = std::max(start, resume);
+  }
+  std::string end = kDuePrefix + BE64(KeyTime(to));
   std::vector<std::string> idents;
-  RETURN_IF_ERROR(store()->ScanAuxRange(kDuePrefix + BE64(KeyTime(from)), kDuePrefix + BE64(KeyTime(to)),
-                                        [&](const std::string& k, const std::string&) {
-                                          idents.push_back(k.substr(kDuePrefix.size() + 8));
-                                          return idents.size() < limit;
-                                        }));
+  if (limit == 0 || start >= end) return std::vector<IndexedDeadline>();
+  RETURN_IF_ERROR(store()->ScanAuxRange(start, end, [&](const std::string& k, const std::string&) {
+    idents.push_back(k.substr(kDuePrefix.size() + 8));
+    return idents.size() < limit;
+  }));
   return Load(idents);
 }
 

@@ -84,6 +84,13 @@ class DeadlineIndex final : public CommitHook {
   // Open deadlines whose due instant lies in [from, to), earliest first
   // (for "upcoming within 7 days" and "overdue" lists).
   Result<std::vector<IndexedDeadline>> DueBetween(UnixMicros from, UnixMicros to, size_t limit) const;
+  // The same list resumed after the entry whose DueOrderKey is `after`
+  // ("" = from the start), for paging through it.
+  Result<std::vector<IndexedDeadline>> DueBetweenAfter(UnixMicros from, UnixMicros to, const std::string& after,
+                                                       size_t limit) const;
+  // An entry's place in the due-date order: the due instant (u64 BE µs),
+  // then "<case>\0<name>". Opaque bytes; compare them only with each other.
+  static std::string DueOrderKey(const IndexedDeadline& d);
 
   // Drops an entry the log no longer supports (a repair; the caller logs it).
   Status Remove(const IndexedDeadline& d);
