@@ -32,12 +32,23 @@ void MergeFacts(std::string_view obj, CaseSummary* s) {
   });
 }
 
-int64_t CstDayOfText(const std::string& rfc3339) {
+int64_t CstDayOfText(std::string_view rfc3339) {
   auto t = ParseRfc3339(rfc3339);
   return t.ok() ? CstDayOf(t->instant) : kNoDay;
 }
 
-void FoldDeadline(const RecordedEvent& e, CaseSummary* s) {
+// TransitionForEvent for a view of the type, without building a string.
+const Transition* TransitionFor(const WorkflowDefinition& def, std::string_view type) {
+  for (const auto& t : def.transitions)
+    if (t.event == type) return &t;
+  return nullptr;
+}
+
+bool StartsWith(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && s.compare(0, prefix.size(), prefix) == 0;
+}
+
+void FoldDeadline(const EventView& e, CaseSummary* s) {
   std::string_view p = e.payload_json;
   auto name_raw = jsonscan::Member(p, "deadline");
   if (!name_raw) return;
@@ -47,7 +58,7 @@ void FoldDeadline(const RecordedEvent& e, CaseSummary* s) {
   CaseSummary::Deadline* open = nullptr;
   for (auto& d : s->deadlines)
     if (d.name == name) open = &d;
-  const std::string& t = e.type;
+  std::string_view t = e.type;
   if (t == "deadline.started") {
     if (open != nullptr && gen < open->generation) return;
     if (open == nullptr) {
@@ -189,6 +200,10 @@ Result<CaseSummary> CaseSummary::Decode(const std::string& bytes) {
 }
 
 bool FoldCaseEvent(const WorkflowRegistry& registry, const RecordedEvent& e, CaseSummary* s) {
+  return FoldCaseEvent(registry, EventView::Of(e), s);
+}
+
+bool FoldCaseEvent(const WorkflowRegistry& registry, const EventView& e, CaseSummary* s) {
   if (e.stream_id.empty() || e.stream_id[0] == '$') return false;
   std::string_view p = e.payload_json;
   if (!s->exists()) {
@@ -201,14 +216,14 @@ bool FoldCaseEvent(const WorkflowRegistry& registry, const RecordedEvent& e, Cas
     }
     if (wf.empty()) {
       size_t dash = e.stream_id.find('-');
-      if (dash == std::string::npos) return false;
-      wf = e.stream_id.substr(0, dash);
+      if (dash == std::string_view::npos) return false;
+      wf = std::string(e.stream_id.substr(0, dash));
     }
     const WorkflowDefinition* def = version > 0 ? registry.Find(wf, version) : registry.Latest(wf);
     if (def == nullptr) return false;
-    const Transition* t = def->TransitionForEvent(e.type);
+    const Transition* t = TransitionFor(*def, e.type);
     if (t == nullptr || !t->opens) return false;  // a case's first event must open it
-    s->case_id = e.stream_id;
+    s->case_id = std::string(e.stream_id);
     s->workflow = def->id;
     s->workflow_version = def->version;
     s->state = def->InitialState();
@@ -218,11 +233,11 @@ bool FoldCaseEvent(const WorkflowRegistry& registry, const RecordedEvent& e, Cas
   if (def == nullptr) return false;
   s->version = e.version;
   s->last_position = e.position;
-  if (e.type.compare(0, 9, "deadline.") == 0) {
+  if (StartsWith(e.type, "deadline.")) {
     FoldDeadline(e, s);
     return true;
   }
-  const Transition* t = def->TransitionForEvent(e.type);
+  const Transition* t = TransitionFor(*def, e.type);
   if (t == nullptr) return true;
   std::string_view name(e.type);
   name.remove_prefix(std::min(name.size(), s->workflow.size() + 1));

@@ -34,6 +34,7 @@
 
 #include "engine/workflow_registry.h"
 #include "store/event.h"
+#include "store/event_view.h"
 #include "store/status.h"
 
 namespace xiaohao {
@@ -84,6 +85,9 @@ struct CaseSummary {
 // the command handler validated the events). Returns true when *s changed.
 // REQUIRES: events of one stream in version order.
 bool FoldCaseEvent(const WorkflowRegistry& registry, const RecordedEvent& e, CaseSummary* s);
+// The same fold over an event read in place (EventStore::ScanLogRaw); both
+// forms give the same summary.
+bool FoldCaseEvent(const WorkflowRegistry& registry, const EventView& e, CaseSummary* s);
 
 // "2025Q3" for a CST day; "" for kNoDay.
 std::string QuarterOfDay(int64_t day);

@@ -80,10 +80,11 @@ bool Hex4(std::string_view s, size_t i, unsigned* v) {
   return true;
 }
 
-}  // namespace
-
-bool ForEachMember(std::string_view obj,
-                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+// ForEachMember's walk, inlined into Member: a projection rebuild looks up
+// a few members of every event, and need not pay a std::function call for
+// each member it passes.
+template <class Visit>
+bool Walk(std::string_view obj, Visit&& visit) {
   size_t i = SkipWs(obj, 0);
   if (i >= obj.size() || obj[i] != '{') return false;
   i = SkipWs(obj, i + 1);
@@ -109,9 +110,16 @@ bool ForEachMember(std::string_view obj,
   return false;
 }
 
+}  // namespace
+
+bool ForEachMember(std::string_view obj,
+                   const std::function<bool(std::string_view, std::string_view)>& visit) {
+  return Walk(obj, visit);
+}
+
 std::optional<std::string_view> Member(std::string_view obj, std::string_view key) {
   std::optional<std::string_view> found;
-  ForEachMember(obj, [&](std::string_view k, std::string_view v) {
+  Walk(obj, [&](std::string_view k, std::string_view v) {
     if (k == key) {
       found = v;
       return false;

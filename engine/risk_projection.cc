@@ -1,6 +1,8 @@
 #include "engine/risk_projection.h"
 
+#include <algorithm>
 #include <chrono>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "engine/json_scan.h"
@@ -17,25 +19,38 @@ std::string DossierKey(const std::string& enterprise, const std::string& case_id
   return k;
 }
 
-// How many events a catch-up or rebuild folds between two aux writes. Each
-// write carries the checkpoint, so a crash resumes after the last write.
+// How many events a catch-up folds between two aux writes. Each write
+// carries the checkpoint, so a crash resumes after the last write.
 constexpr uint64_t kCatchUpChunk = 250000;
+// Keys per unsynced write of a rebuild.
 constexpr size_t kWriteChunkKeys = 100000;
 
-Status WriteInChunks(EventStore& store, const AuxBatch& all, AuxBatch final_batch) {
-  // The bulk of a rebuild goes in unsynced chunks; the last batch, with the
-  // checkpoint and the end of the rebuild marker, is synced. Until it lands
-  // the marker says the keys are incomplete.
+// Writes the sorted `ops` merged with the sorted `old_keys`: keys that stay
+// are overwritten, keys that went are deleted. A memtable takes a sorted run
+// of inserts several times faster than keys in hash order, and a rebuild
+// over an existing projection writes each key once, not a delete and a put.
+// The writes are not synced, except the last one when `last` is given, with
+// `last` appended: the log is one sequence, so that sync covers all before.
+Status WriteMerged(EventStore& store, AuxBatch ops, std::vector<std::string> old_keys, AuxBatch* last) {
   AuxBatch chunk;
-  for (const auto& op : all.ops) {
-    chunk.ops.push_back(op);
-    if (chunk.ops.size() >= kWriteChunkKeys) {
-      RETURN_IF_ERROR(store.WriteAux(chunk, /*sync=*/false));
-      chunk.ops.clear();
-    }
+  auto emit = [&](std::string key, std::optional<std::string> value) -> Status {
+    chunk.ops.emplace_back(std::move(key), std::move(value));
+    if (chunk.ops.size() < kWriteChunkKeys) return Status::OK();
+    Status s = store.WriteAux(chunk, /*sync=*/false);
+    chunk.ops.clear();
+    return s;
+  };
+  size_t o = 0;
+  for (auto& op : ops.ops) {
+    for (; o < old_keys.size() && old_keys[o] < op.first; ++o) RETURN_IF_ERROR(emit(std::move(old_keys[o]), std::nullopt));
+    if (o < old_keys.size() && old_keys[o] == op.first) ++o;
+    RETURN_IF_ERROR(emit(std::move(op.first), std::move(op.second)));
   }
-  for (auto& op : final_batch.ops) chunk.ops.push_back(std::move(op));
-  return store.WriteAux(chunk, /*sync=*/true);
+  for (; o < old_keys.size(); ++o) RETURN_IF_ERROR(emit(std::move(old_keys[o]), std::nullopt));
+  if (last != nullptr)
+    for (auto& op : last->ops) chunk.ops.push_back(std::move(op));
+  if (chunk.ops.empty()) return Status::OK();
+  return store.WriteAux(chunk, /*sync=*/last != nullptr);
 }
 
 }  // namespace
@@ -125,18 +140,19 @@ std::string BucketOf(const CaseSummary& s) {
   return QuarterOfDay(s.opened_day) + "/" + s.office;
 }
 
-Result<CaseSummary*> ProjectionState::LoadCase(const std::string& id) {
-  auto it = cases_.find(id);
+Result<CaseSummary*> ProjectionState::LoadCase(std::string_view id) {
+  key_.assign(id);
+  auto it = cases_.find(key_);
   if (it != cases_.end()) return &it->second.summary;
   Touched t;
   if (loader_) {
-    ASSIGN_OR_RETURN(auto v, loader_(kCaseKeyPrefix + id));
+    ASSIGN_OR_RETURN(auto v, loader_(kCaseKeyPrefix + key_));
     if (v) {
       ASSIGN_OR_RETURN(t.summary, CaseSummary::Decode(*v));
       t.base_enterprise = t.summary.enterprise;
     }
   }
-  return &cases_.emplace(id, std::move(t)).first->second.summary;
+  return &cases_.emplace(key_, std::move(t)).first->second.summary;
 }
 
 Result<RiskCounts*> ProjectionState::LoadBucket(const std::string& key) {
@@ -150,20 +166,34 @@ Result<RiskCounts*> ProjectionState::LoadBucket(const std::string& key) {
   return &buckets_.emplace(key, std::move(c)).first->second;
 }
 
-Status ProjectionState::Apply(const RecordedEvent& e) {
+Status ProjectionState::Apply(const RecordedEvent& e) { return Apply(EventView::Of(e)); }
+
+Status ProjectionState::Apply(const EventView& e) {
   last_position_ = e.position;
-  if (e.stream_id.compare(0, sizeof(kEnterpriseStreamPrefix) - 1, kEnterpriseStreamPrefix) == 0) {
+  constexpr std::string_view kEnterprise(kEnterpriseStreamPrefix);
+  if (e.stream_id.compare(0, kEnterprise.size(), kEnterprise) == 0) {
     if (e.type == kEnterpriseRegistered)
-      register_[e.stream_id.substr(sizeof(kEnterpriseStreamPrefix) - 1)] = e.payload_json;
+      register_[std::string(e.stream_id.substr(kEnterprise.size()))] = std::string(e.payload_json);
     return Status::OK();
   }
   if (e.stream_id.empty() || e.stream_id[0] == '$') return Status::OK();
   ASSIGN_OR_RETURN(CaseSummary * s, LoadCase(e.stream_id));
-  std::string old_bucket = BucketOf(*s);
+  // BucketOf reads only exists(), workflow, opened_day and office: keep
+  // those, and build the bucket names (strings) only when something moved.
+  auto bucketed = [](const CaseSummary& c) {
+    return c.exists() && c.workflow == "risk_item" && c.opened_day != kNoDay;
+  };
+  bool old_bucketed = bucketed(*s);
+  int64_t old_day = s->opened_day;
+  std::string old_office = s->office;
   RiskCounts old_c = ContributionOf(*s);
   if (!FoldCaseEvent(*registry_, e, s)) return Status::OK();
-  std::string new_bucket = BucketOf(*s);
   RiskCounts new_c = ContributionOf(*s);
+  bool same_bucket_inputs = old_bucketed == bucketed(*s) && (!old_bucketed || (old_day == s->opened_day &&
+                                                                               old_office == s->office));
+  if (same_bucket_inputs && old_c == new_c) return Status::OK();
+  std::string old_bucket = old_bucketed ? QuarterOfDay(old_day) + "/" + old_office : std::string();
+  std::string new_bucket = BucketOf(*s);
   if (old_bucket == new_bucket && old_c == new_c) return Status::OK();
   if (!old_bucket.empty()) {
     ASSIGN_OR_RETURN(RiskCounts * b, LoadBucket(old_bucket));
@@ -177,6 +207,11 @@ Status ProjectionState::Apply(const RecordedEvent& e) {
 }
 
 void ProjectionState::WriteTo(AuxBatch* batch) const {
+  WriteCasesTo(batch);
+  WriteSharedTo(batch);
+}
+
+void ProjectionState::WriteCasesTo(AuxBatch* batch) const {
   for (const auto& [id, t] : cases_) {
     if (!t.summary.exists()) continue;
     batch->Put(kCaseKeyPrefix + id, t.summary.Encode());
@@ -185,11 +220,19 @@ void ProjectionState::WriteTo(AuxBatch* batch) const {
     }
     if (!t.summary.enterprise.empty()) batch->Put(DossierKey(t.summary.enterprise, id), "");
   }
+}
+
+void ProjectionState::WriteSharedTo(AuxBatch* batch) const {
   for (const auto& [key, c] : buckets_) {
     if (c.zero()) batch->Delete(kBucketKeyPrefix + key);
     else batch->Put(kBucketKeyPrefix + key, c.Encode());
   }
   for (const auto& [ent, rec] : register_) batch->Put(kRegisterKeyPrefix + ent, rec);
+}
+
+void ProjectionState::MergeShared(const ProjectionState& other) {
+  for (const auto& [key, c] : other.buckets_) buckets_[key].Add(c);
+  for (const auto& [ent, rec] : other.register_) register_[ent] = rec;
 }
 
 Result<ProjectionStatus> ReadProjectionStatus(EventStore& store) {
@@ -281,39 +324,103 @@ bool RiskListProjection::WaitFor(uint64_t position, int64_t timeout_micros) {
   return subscription_ && subscription_->WaitFor(position, timeout_micros);
 }
 
-Result<uint64_t> RiskListProjection::Rebuild() {
+Result<uint64_t> RiskListProjection::Rebuild(int threads) {
   if (subscription_) return Status::FailedPrecondition("stop the projection before rebuilding it");
+  // Until the marker is gone the stored keys are incomplete: readers fold
+  // the log instead, and Start() rebuilds again after a crash.
   {
     AuxBatch mark;
     mark.Put(kProjectionRebuildingKey, "1");
     RETURN_IF_ERROR(store_->WriteAux(mark, /*sync=*/true));
   }
-  // Delete the old keys (the marker stays until the end).
-  AuxBatch del;
-  RETURN_IF_ERROR(store_->ScanAux(kProjectionPrefix, [&](const std::string& k, const std::string&) {
-    if (k != kProjectionRebuildingKey) del.Delete(k);
+  // A case's summary depends on its own events only, and a bucket is a sum
+  // over cases: so the cases are folded in partitions by stream id, each on
+  // its own thread with its own scan of the log (a scan costs less than the
+  // fold), and the partitions' buckets are added up. Each partition then
+  // writes its own keys; the buckets, the register and the end go last.
+  if (threads <= 0) threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
+  const size_t n = static_cast<size_t>(threads);
+  const uint64_t head = store_->DurableHead();  // every scan stops here
+  auto partition_of = [n](std::string_view case_id) { return std::hash<std::string_view>()(case_id) % n; };
+  struct Partition {
+    std::unique_ptr<ProjectionState> state;
+    uint64_t events = 0;
+    Status status;
+  };
+  std::vector<Partition> parts(n);
+  std::atomic<bool> failed{false};
+  auto run = [&](size_t k) -> Status {
+    Partition& p = parts[k];
+    p.state = std::make_unique<ProjectionState>(registry_, ProjectionState::Loader());
+    Status inner;
+    RETURN_IF_ERROR(store_->ScanLogRaw(1, [&](const EventView& e) {
+      if (e.position > head || failed.load(std::memory_order_relaxed)) return false;
+      ++p.events;
+      if (n > 1 && partition_of(e.stream_id) != k) return true;
+      inner = p.state->Apply(e);
+      return inner.ok();
+    }));
+    RETURN_IF_ERROR(inner);
+    if (failed.load()) return Status::OK();  // another partition failed: its error is returned
+    AuxBatch ops;
+    p.state->WriteCasesTo(&ops);
+    p.state->ReleaseCases();
+    // Keys are unique within a partition, so the order of equal keys is moot.
+    std::sort(ops.ops.begin(), ops.ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+    // The old keys of this partition's cases, in key order ("rl/c/" < "rl/e/").
+    std::vector<std::string> old_keys;
+    for (const char* prefix : {kCaseKeyPrefix, kDossierKeyPrefix}) {
+      std::string_view pre(prefix);
+      RETURN_IF_ERROR(store_->ScanAux(prefix, [&](const std::string& key, const std::string&) {
+        std::string_view id(key);
+        id.remove_prefix(pre.size());
+        if (pre == kDossierKeyPrefix) {
+          // "<enterprise>\0<case id>": a case id holds no control character.
+          size_t z = id.rfind('\0');
+          id = z == std::string_view::npos ? std::string_view() : id.substr(z + 1);
+        }
+        if (n == 1 || partition_of(id) == k) old_keys.push_back(key);
+        return true;
+      }));
+    }
+    return WriteMerged(*store_, std::move(ops), std::move(old_keys), nullptr);
+  };
+  std::vector<std::thread> workers;
+  for (size_t k = 1; k < n; ++k)
+    workers.emplace_back([&, k] {
+      parts[k].status = run(k);
+      if (!parts[k].status.ok()) failed = true;
+    });
+  parts[0].status = run(0);
+  if (!parts[0].status.ok()) failed = true;
+  for (auto& w : workers) w.join();
+  for (auto& p : parts) RETURN_IF_ERROR(p.status);
+  for (size_t k = 1; k < n; ++k) parts[0].state->MergeShared(*parts[k].state);
+  AuxBatch shared;
+  parts[0].state->WriteSharedTo(&shared);
+  std::sort(shared.ops.begin(), shared.ops.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  // Every other old key (buckets, register, checkpoint, anything unknown),
+  // in key order: the ranges around "rl/c/" and "rl/e/".
+  std::vector<std::string> old_keys;
+  auto keep = [&](const std::string& key, const std::string&) {
+    if (key != kProjectionRebuildingKey) old_keys.push_back(key);
     return true;
-  }));
-  RETURN_IF_ERROR(WriteInChunks(*store_, del, AuxBatch{}));
-  uint64_t head = 0;
-  uint64_t events = 0;
-  ProjectionState state(registry_, {});
-  Status inner;
-  RETURN_IF_ERROR(store_->ScanLog(1, [&](const RecordedEvent& e) {
-    inner = state.Apply(e);
-    ++events;
-    head = e.position;
-    return inner.ok();
-  }));
-  RETURN_IF_ERROR(inner);
-  AuxBatch all;
-  state.WriteTo(&all);
+  };
+  auto after = [](std::string prefix) {
+    prefix.back() = static_cast<char>(prefix.back() + 1);  // "rl/c/" -> "rl/c0"
+    return prefix;
+  };
+  RETURN_IF_ERROR(store_->ScanAuxRange(kProjectionPrefix, kCaseKeyPrefix, keep));
+  RETURN_IF_ERROR(store_->ScanAuxRange(after(kCaseKeyPrefix), kDossierKeyPrefix, keep));
+  RETURN_IF_ERROR(store_->ScanAuxRange(after(kDossierKeyPrefix), after(kProjectionPrefix), keep));
+  // The last write, synced, lands after every unsynced one before it (one
+  // log, in order): the checkpoint and the end of the marker.
   AuxBatch last;
   last.Put(kProjectionCheckpointKey, std::to_string(head));
   last.Delete(kProjectionRebuildingKey);
-  RETURN_IF_ERROR(WriteInChunks(*store_, all, std::move(last)));
+  RETURN_IF_ERROR(WriteMerged(*store_, std::move(shared), std::move(old_keys), &last));
   checkpoint_.store(head);
-  return events;
+  return parts[0].events;
 }
 
 }  // namespace xiaohao

@@ -84,10 +84,24 @@ class ProjectionState {
 
   // REQUIRES: events in log order, each once.
   Status Apply(const RecordedEvent& e);
+  // The same fold over an event read in place (EventStore::ScanLogRaw).
+  Status Apply(const EventView& e);
   uint64_t last_position() const { return last_position_; }
 
   // The changed keys, as aux writes (buckets that fall to zero are deleted).
+  // WriteTo = WriteCasesTo (summaries, dossier index) + WriteSharedTo
+  // (buckets, register).
   void WriteTo(AuxBatch* batch) const;
+  void WriteCasesTo(AuxBatch* batch) const;
+  void WriteSharedTo(AuxBatch* batch) const;
+
+  // Adds the buckets and register records of a state folded over other
+  // streams of the same log prefix (a partition of a rebuild): buckets are
+  // sums over cases, so the sum over partitions is the whole fold's.
+  void MergeShared(const ProjectionState& other);
+  // Frees the case summaries once they are written (WriteCasesTo); the
+  // buckets and register records stay.
+  void ReleaseCases() { std::unordered_map<std::string, Touched>().swap(cases_); }
 
   struct Touched {
     CaseSummary summary;
@@ -98,7 +112,7 @@ class ProjectionState {
   const std::map<std::string, std::string>& register_records() const { return register_; }
 
  private:
-  Result<CaseSummary*> LoadCase(const std::string& id);
+  Result<CaseSummary*> LoadCase(std::string_view id);
   Result<RiskCounts*> LoadBucket(const std::string& key);
 
   const WorkflowRegistry* registry_;
@@ -107,6 +121,7 @@ class ProjectionState {
   std::map<std::string, RiskCounts> buckets_;
   std::map<std::string, std::string> register_;  // enterprise -> record JSON
   uint64_t last_position_ = 0;
+  std::string key_;  // LoadCase's lookup key, kept to reuse its buffer
 };
 
 // The stored checkpoint (0 when none) and whether a rebuild was interrupted.
@@ -132,9 +147,10 @@ class RiskListProjection {
   // subscription redelivers after a rebuild are skipped.
   Status Start();
   void Stop();
-  // Deletes every projection key and folds the whole log from position 1.
-  // REQUIRES: not started. Returns the events folded.
-  Result<uint64_t> Rebuild();
+  // Replaces every projection key by a fold of the whole log from position
+  // 1. REQUIRES: not started. Returns the events folded. Folds the cases in
+  // `threads` partitions (by stream id) at once; 0 = one per core, up to 4.
+  Result<uint64_t> Rebuild(int threads = 0);
 
   // The last position folded and committed.
   uint64_t Checkpoint() const {
