@@ -31,6 +31,8 @@ void RegisterReportCommands(CLI::App& app, int* exit_code);
 void RegisterImportCommands(CLI::App& app, int* exit_code);
 // serve: the HTTP/JSON service (adapters/service.h, adapters/http_server.h)
 void RegisterServeCommands(CLI::App& app, int* exit_code);
+// backup, restore (adapters/cli_backup.cc, store/backup.h)
+void RegisterBackupCommands(CLI::App& app, int* exit_code);
 // demo load (sample data for scripts/run --demo)
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
 

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
   xiaohao::RegisterReportCommands(app, &exit_code);
   xiaohao::RegisterImportCommands(app, &exit_code);
   xiaohao::RegisterDemoCommands(app, &exit_code);
+  xiaohao::RegisterBackupCommands(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
