@@ -15,6 +15,7 @@
 #include <sstream>
 
 #include "adapters/cli.h"
+#include "adapters/csv.h"
 #include "adapters/event_json.h"
 #include "adapters/reports.h"
 #include "adapters/tabular.h"
@@ -239,34 +240,6 @@ int RunExportLog(const std::string& data, const std::string& out_path) {
 
 // --- import enterprises --------------------------------------------------
 
-std::vector<std::string> SplitCsvLine(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cur;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    char c = line[i];
-    if (quoted) {
-      if (c == '"' && i + 1 < line.size() && line[i + 1] == '"') {
-        cur.push_back('"');
-        ++i;
-      } else if (c == '"') {
-        quoted = false;
-      } else {
-        cur.push_back(c);
-      }
-    } else if (c == '"') {
-      quoted = true;
-    } else if (c == ',') {
-      cells.push_back(cur);
-      cur.clear();
-    } else if (c != '\r') {
-      cur.push_back(c);
-    }
-  }
-  cells.push_back(cur);
-  return cells;
-}
-
 std::string Sha256Hex(const std::string& s) {
   unsigned char d[SHA256_DIGEST_LENGTH];
   SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
@@ -285,7 +258,8 @@ int RunImportEnterprises(const Common& a, const std::string& file) {
   std::stringstream ss;
   ss << in.rdbuf();
   std::string text = ss.str();
-  if (text.compare(0, 3, "\xEF\xBB\xBF") == 0) text.erase(0, 3);
+  auto records = ReadCsv(text);  // RFC 4180: quoted commas and line breaks, BOM, UTF-8 checked
+  if (!records.ok()) return Fail(file + ": " + records.status().message() + "; nothing imported");
   auto env = OpenEnv(a, /*read_only=*/false);
   if (!env.ok()) return Fail(env.status().message());
 
@@ -293,10 +267,8 @@ int RunImportEnterprises(const Common& a, const std::string& file) {
   static const std::vector<std::pair<std::string, std::string>> kColumns = {
       {"code", "统一社会信用代码"}, {"name", "名称"}, {"kind", "类型"}, {"office", "监管所"},
       {"supervision_level", "监管级别"}, {"product_categories", "产品类别"}};
-  std::istringstream lines(text);
-  std::string line;
-  if (!std::getline(lines, line)) return Fail(file + ": empty file");
-  std::vector<std::string> header = SplitCsvLine(line);
+  if (records->empty()) return Fail(file + ": empty file");
+  const std::vector<std::string>& header = records->front().cells;
   std::map<std::string, size_t> col;
   for (size_t i = 0; i < header.size(); ++i)
     for (const auto& [en, zh] : kColumns)
@@ -307,11 +279,9 @@ int RunImportEnterprises(const Common& a, const std::string& file) {
   std::vector<NewEvent> events;
   std::set<std::string> seen;
   std::string now = FormatRfc3339Cst(SystemClock::Default()->Now());
-  int row = 1;
-  while (errors.empty() && std::getline(lines, line)) {
-    ++row;
-    if (line.empty() || line == "\r") continue;
-    auto cells = SplitCsvLine(line);
+  for (size_t r = 1; errors.empty() && r < records->size(); ++r) {
+    int row = (*records)[r].row;
+    const auto& cells = (*records)[r].cells;
     auto cell = [&](const std::string& f) { return col[f] < cells.size() ? cells[col[f]] : std::string(); };
     auto bad = [&](const std::string& f, const std::string& what) {
       errors.push_back(file + ": row " + std::to_string(row) + ": field " + f + ": " + what);
