@@ -245,11 +245,11 @@ Result<ProjectionStatus> ReadProjectionStatus(EventStore& store) {
 }
 
 Result<ProjectionState> FoldLog(EventStore& store, const WorkflowRegistry& registry,
-                                const std::function<bool(const RecordedEvent&)>& keep,
-                                const std::function<bool(const RecordedEvent&)>& stop) {
+                                const std::function<bool(const EventView&)>& keep,
+                                const std::function<bool(const EventView&)>& stop) {
   ProjectionState state(&registry, {});
   Status inner;
-  RETURN_IF_ERROR(store.ScanLog(1, [&](const RecordedEvent& e) {
+  RETURN_IF_ERROR(store.ScanLogRaw(1, [&](const EventView& e) {
     if (stop && stop(e)) return false;
     if (keep && !keep(e)) return true;
     inner = state.Apply(e);
@@ -272,7 +272,7 @@ Status RiskListProjection::CatchUp() {
     ProjectionState state(registry_, [this](const std::string& k) { return store_->GetAux(k); });
     uint64_t folded = 0;
     Status inner;
-    RETURN_IF_ERROR(store_->ScanLog(st.checkpoint + 1, [&](const RecordedEvent& e) {
+    RETURN_IF_ERROR(store_->ScanLogRaw(st.checkpoint + 1, [&](const EventView& e) {
       inner = state.Apply(e);
       return inner.ok() && ++folded < kCatchUpChunk;
     }));

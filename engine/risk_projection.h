@@ -176,8 +176,8 @@ class RiskListProjection {
 // event for which `stop` returns true (for as-of views: recorded_at is
 // non-decreasing along the log).
 Result<ProjectionState> FoldLog(EventStore& store, const WorkflowRegistry& registry,
-                                const std::function<bool(const RecordedEvent&)>& keep = {},
-                                const std::function<bool(const RecordedEvent&)>& stop = {});
+                                const std::function<bool(const EventView&)>& keep = {},
+                                const std::function<bool(const EventView&)>& stop = {});
 
 }  // namespace xiaohao
 

@@ -6,7 +6,7 @@
 
 namespace xiaohao {
 
-bool ViewTime::Keeps(const RecordedEvent& e) const {
+bool ViewTime::Keeps(const EventView& e) const {
   if (as_of && e.recorded_at > *as_of) return false;
   if (as_at) {
     auto t = ParseRfc3339(e.occurred_at);
@@ -23,7 +23,7 @@ Result<std::unique_ptr<ViewReader>> ViewReader::Open(EventStore* store, const Wo
       ProjectionState tail(registry, [store](const std::string& k) { return store->GetAux(k); });
       Status inner;
       uint64_t head = st.checkpoint;
-      RETURN_IF_ERROR(store->ScanLog(st.checkpoint + 1, [&](const RecordedEvent& e) {
+      RETURN_IF_ERROR(store->ScanLogRaw(st.checkpoint + 1, [&](const EventView& e) {
         inner = tail.Apply(e);
         head = e.position;
         return inner.ok();
@@ -37,13 +37,13 @@ Result<std::unique_ptr<ViewReader>> ViewReader::Open(EventStore* store, const Wo
       ProjectionState full,
       FoldLog(
           *store, *registry,
-          [&](const RecordedEvent& e) {
+          [&](const EventView& e) {
             if (!time.Keeps(e)) return false;
             last = e.position;
             return true;
           },
           // recorded_at never decreases along the log: past as_of, nothing more is kept.
-          [&](const RecordedEvent& e) { return time.as_of && e.recorded_at > *time.as_of; }));
+          [&](const EventView& e) { return time.as_of && e.recorded_at > *time.as_of; }));
   return std::unique_ptr<ViewReader>(new ViewReader(store, std::move(full), false, "log", last));
 }
 

@@ -30,7 +30,8 @@ struct ViewTime {
   std::optional<UnixMicros> as_at;  // business time
   bool now() const { return !as_of && !as_at; }
   // Whether an event belongs to this view (REQUIRES: occurred_at parses).
-  bool Keeps(const RecordedEvent& e) const;
+  bool Keeps(const RecordedEvent& e) const { return Keeps(EventView::Of(e)); }
+  bool Keeps(const EventView& e) const;
 };
 
 class ViewReader {
