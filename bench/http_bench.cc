@@ -1,0 +1,136 @@
+// http_bench: the service end to end over HTTP on loopback (issues 8 and 9).
+//
+// Starts the real `xiaohao serve` on a fresh data directory (which must not
+// exist yet; put it on the disk being measured), adds one inspector per office
+// and a county supervisor, then runs the clients of tests/adapters/http_load.h
+// for --warmup + --seconds, each on one keep-alive connection:
+//
+//   --mode commands   durable commands only (opens and workflow commands, each
+//                     client on its own cases, exact expected versions): the
+//                     figure issue 8 compares with PostgreSQL's appends
+//   --mode mixed      the load test's mix (issue 9): commands, stale versions
+//                     (409), races on shared cases, idempotent retries, reads
+//
+// then stops the server with SIGTERM (it must exit 0) and checks every
+// acknowledged command against the log (positions gap-free, each answered
+// event where its answer said, no command written twice, nothing written by
+// a refused request). Prints one line of key=value figures:
+//
+//   http mode=commands clients=16 server_threads=16 seconds=10.0 commands=.. commands_per_s=..
+//        p50_us=.. p99_us=.. max_us=.. requests_per_s=.. req_p50_us=.. req_p99_us=.. ...
+//
+// p50/p99/max are over write requests (commands and opens, retries and lost
+// races included); req_* over every request. Exit 1 on any error or failed check.
+//
+//   http_bench --xiaohao build/xiaohao --workflows workflows --data /var/tmp/x/http
+//              --mode commands --clients 16 --seconds 10
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstring>
+#include <iostream>
+#include <string>
+
+#include "adapters/users.h"
+#include "store/clock.h"
+#include "tests/adapters/http_load.h"
+
+namespace {
+
+int Usage(const char* what) {
+  std::fprintf(stderr,
+               "http_bench: %s\nusage: http_bench --xiaohao BIN --workflows DIR --data NEW_DIR [--mode commands|mixed]\n"
+               "                  [--clients 16] [--seconds 10] [--warmup 1] [--threads 16] [--seed 1]\n",
+               what);
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace xiaohao;
+  std::string binary, workflows, data, mode = "commands";
+  int clients = 16, threads = 16;
+  double seconds = 10, warmup = 1;
+  uint64_t seed = 1;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (i + 1 >= argc) return Usage(("missing value after " + a).c_str());
+    std::string v = argv[++i];
+    try {
+      if (a == "--xiaohao") binary = v;
+      else if (a == "--workflows") workflows = v;
+      else if (a == "--data") data = v;
+      else if (a == "--mode") mode = v;
+      else if (a == "--clients") clients = std::stoi(v);
+      else if (a == "--threads") threads = std::stoi(v);
+      else if (a == "--seconds") seconds = std::stod(v);
+      else if (a == "--warmup") warmup = std::stod(v);
+      else if (a == "--seed") seed = std::stoull(v);
+      else return Usage(("unknown option " + a).c_str());
+    } catch (const std::exception&) {
+      return Usage(("bad value for " + a + ": " + v).c_str());
+    }
+  }
+  if (binary.empty() || workflows.empty() || data.empty()) return Usage("--xiaohao, --workflows and --data are required");
+  if (mode != "commands" && mode != "mixed") return Usage("--mode must be commands or mixed");
+  if (clients < 1 || threads < 1 || seconds <= 0 || warmup < 0) return Usage("counts and durations must be positive");
+  if (::mkdir(data.c_str(), 0700) != 0)
+    return Usage(("cannot create --data " + data + " (it must not exist): " + std::strerror(errno)).c_str());
+
+  load::LoadOptions o;
+  o.clients = clients;
+  o.seconds = seconds;
+  o.warmup_seconds = warmup;
+  o.mix = mode == "mixed" ? load::Mix::kMixed : load::Mix::kCommands;
+  o.seed = seed;
+  const std::string users = UsersFilePath(data);
+  const UnixMicros now = SystemClock::Default()->Now();
+  const int64_t day = 86400LL * 1000000;
+  auto add = [&](const std::string& id, const std::string& role, const std::string& unit) -> std::string {
+    User u;
+    u.id = id;
+    u.role = role;
+    u.unit = unit;
+    auto t = AddUser(users, u, day, now);
+    if (!t.ok()) {
+      std::fprintf(stderr, "http_bench: adding user %s: %s\n", id.c_str(), t.status().ToString().c_str());
+      std::exit(1);
+    }
+    return t->token;
+  };
+  for (const auto& office : load::Offices()) o.inspector_tokens[office] = add("bench." + office, "inspector", office);
+  o.supervisor_token = add("bench.shizhu", "supervisor", "shizhu");
+
+  uint16_t port = 0;
+  pid_t pid = load::SpawnServe(binary, data, workflows, threads, &port);
+  if (pid < 0) {
+    std::fprintf(stderr, "http_bench: `%s serve` did not start\n", binary.c_str());
+    return 1;
+  }
+  o.port = port;
+  load::LoadResult r = load::RunLoad(o);
+  int exit_code = load::StopServe(pid);
+  load::LogCheck check = load::CheckLog(data, r.acknowledged);
+
+  const double s = r.measured_seconds;
+  std::printf(
+      "http mode=%s clients=%d server_threads=%d seconds=%.1f commands=%llu commands_per_s=%.0f p50_us=%lld "
+      "p99_us=%lld max_us=%lld requests=%llu requests_per_s=%.0f req_p50_us=%lld req_p99_us=%lld opens=%llu "
+      "conflicts=%llu replays=%llu reads=%llu errors=%llu log_events=%llu acknowledged_events=%llu "
+      "log_problems=%zu server_exit=%d\n",
+      mode.c_str(), clients, threads, s, static_cast<unsigned long long>(r.commands), r.commands / s,
+      static_cast<long long>(load::Percentile(r.command_us, 0.5)),
+      static_cast<long long>(load::Percentile(r.command_us, 0.99)),
+      static_cast<long long>(load::Percentile(r.command_us, 1.0)), static_cast<unsigned long long>(r.requests),
+      r.requests / s, static_cast<long long>(load::Percentile(r.request_us, 0.5)),
+      static_cast<long long>(load::Percentile(r.request_us, 0.99)), static_cast<unsigned long long>(r.opens),
+      static_cast<unsigned long long>(r.conflicts), static_cast<unsigned long long>(r.replays),
+      static_cast<unsigned long long>(r.reads), static_cast<unsigned long long>(r.errors),
+      static_cast<unsigned long long>(check.events), static_cast<unsigned long long>(check.acknowledged_events),
+      check.problems.size(), exit_code);
+  for (const auto& e : r.error_samples) std::fprintf(stderr, "http_bench: error: %s\n", e.c_str());
+  for (const auto& p : check.problems) std::fprintf(stderr, "http_bench: log: %s\n", p.c_str());
+  if (exit_code != 0) std::fprintf(stderr, "http_bench: the server exited %d after SIGTERM, not 0\n", exit_code);
+  return r.errors == 0 && check.problems.empty() && exit_code == 0 ? 0 : 1;
+}
