@@ -129,6 +129,8 @@ int main(int argc, char** argv) {
       static_cast<unsigned long long>(r.reads), static_cast<unsigned long long>(r.errors),
       static_cast<unsigned long long>(check.events), static_cast<unsigned long long>(check.acknowledged_events),
       check.problems.size(), exit_code);
+  for (const auto& [kind, n] : r.errors_by_kind)
+    std::fprintf(stderr, "http_bench: %llu errors: %s\n", static_cast<unsigned long long>(n), kind.c_str());
   for (const auto& e : r.error_samples) std::fprintf(stderr, "http_bench: error: %s\n", e.c_str());
   for (const auto& p : check.problems) std::fprintf(stderr, "http_bench: log: %s\n", p.c_str());
   if (exit_code != 0) std::fprintf(stderr, "http_bench: the server exited %d after SIGTERM, not 0\n", exit_code);

@@ -228,6 +228,7 @@ struct LoadResult {
   // The whole run, warm-up included.
   uint64_t errors = 0;
   std::vector<std::string> error_samples;  // the first few
+  std::map<std::string, uint64_t> errors_by_kind;  // "<request kind> -> <status>" -> count
   std::vector<std::string> acknowledged;   // body of every first 2xx answer to an open or command
   std::vector<std::pair<std::string, std::string>> replay_pairs;  // (first body, retry body)
 };
@@ -351,8 +352,12 @@ class Client {
   void Count(uint64_t LoadResult::*field) {
     if (counting_) ++(result.*field);
   }
+  // `what` starts with the kind of request ("open", "GET /v1/deadlines", ...),
+  // the part before " on ", "?" or ":" that is counted per kind.
   void Error(const std::string& what, const Answer& a) {
     ++result.errors;
+    std::string kind = what.substr(0, std::min({what.find(" on "), what.find('?'), what.find(':')}));
+    ++result.errors_by_kind[kind + " -> " + std::to_string(a.status)];
     if (result.error_samples.size() < 10)
       result.error_samples.push_back(what + ": status " + std::to_string(a.status) + " " + a.body.substr(0, 300));
   }
@@ -394,7 +399,7 @@ class Client {
               const Answer& first) {
     Answer again = Send(method, target, body, With(auth_, key), true);
     if (again.status != first.status || again.body != first.body || !again.replayed) {
-      Error("idempotent retry of " + target + " answered differently", again);
+      Error("idempotent retry on " + target + " answered differently", again);
       return;
     }
     result.replay_pairs.emplace_back(first.body, again.body);
@@ -499,7 +504,7 @@ class Client {
       Count(&LoadResult::requests);
       Reload(id);
     } else {
-      Error(cmd["command"].get<std::string>() + " on shared case " + id + " at version " +
+      Error(cmd["command"].get<std::string>() + " (race) on shared case " + id + " at version " +
                 std::to_string(c.version),
             a);
       Reload(id);
@@ -510,7 +515,7 @@ class Client {
     Answer a = Send("GET", "/v1/cases/" + id, "", auth_, false);
     json j = a.Json();
     if (a.status != 200 || !j.is_object() || !j.contains("version")) {
-      Error("reading shared case " + id, a);
+      Error("reading a shared case on " + id, a);
       return false;
     }
     Count(&LoadResult::reads);
@@ -526,7 +531,7 @@ class Client {
     Answer a = Send("GET", "/v1/cases/" + c->id, "", auth_, false);
     json j = a.Json();
     if (a.status != 200 || !j.is_object() || j["version"] != c->version || j["state"] != c->state) {
-      Error("reading own case " + c->id + " at version " + std::to_string(c->version), a);
+      Error("reading own case on " + c->id + " at version " + std::to_string(c->version), a);
       return;
     }
     Count(&LoadResult::reads);
@@ -539,7 +544,7 @@ class Client {
     json j = a.Json();
     if (a.status != 200 || !j.is_object() || !j["events"].is_array() || j["events"].size() != c->version ||
         j["events"].back()["version"] != c->version) {
-      Error("reading the events of own case " + c->id, a);
+      Error("reading own events on " + c->id, a);
       return;
     }
     Count(&LoadResult::reads);
@@ -608,6 +613,7 @@ inline LoadResult RunLoad(const LoadOptions& o) {
     r.errors += x.errors;
     r.command_us.insert(r.command_us.end(), x.command_us.begin(), x.command_us.end());
     r.request_us.insert(r.request_us.end(), x.request_us.begin(), x.request_us.end());
+    for (auto& [k, n] : x.errors_by_kind) r.errors_by_kind[k] += n;
     for (auto& s : x.error_samples)
       if (r.error_samples.size() < 10) r.error_samples.push_back(s);
     r.acknowledged.insert(r.acknowledged.end(), x.acknowledged.begin(), x.acknowledged.end());

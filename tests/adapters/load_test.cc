@@ -102,6 +102,7 @@ TEST_CASE("load: 32 clients, mixed commands and queries; everything acknowledged
               static_cast<long long>(load::Percentile(r.request_us, 0.99)),
               static_cast<unsigned long long>(r.conflicts), static_cast<unsigned long long>(r.replays),
               static_cast<unsigned long long>(r.reads), static_cast<unsigned long long>(r.errors));
+  for (const auto& [kind, n] : r.errors_by_kind) UNSCOPED_INFO(n << " errors: " << kind);
   for (const auto& e : r.error_samples) UNSCOPED_INFO(e);
   CHECK(r.errors == 0);
   CHECK(exit_code == 0);  // SIGTERM drains and exits cleanly
