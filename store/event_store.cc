@@ -3,7 +3,8 @@
 //
 // Write path (after LevelDB's DBImpl::Write writer queue, taken further):
 // appenders validate their request on their own thread, enqueue it and wait.
-// One committer thread drains every waiting request into one WriteBatch:
+// One committer at a time (an appender thread holding the committer role, see
+// Commit) drains every waiting request into one WriteBatch:
 // checks idempotency and expected versions, assigns positions, chains the
 // hashes, runs the commit hooks, and writes the batch. With pipelined commit
 // the batch is written without sync and handed to a syncer thread, which
@@ -360,8 +361,6 @@ class EventStoreImpl final : public EventStore {
       std::lock_guard<std::mutex> l(mu_);
       stopping_ = true;
     }
-    queue_cv_.notify_all();
-    if (committer_.joinable()) committer_.join();
     {
       std::lock_guard<std::mutex> l(sync_mu_);
       sync_stopping_ = true;
@@ -440,6 +439,7 @@ class EventStoreImpl final : public EventStore {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;  // GUARDED_BY(mu)
+    bool lead = false;  // GUARDED_BY(mu): asked to take the committer role
   };
   // A written group waiting for its sync.
   struct Group {
@@ -450,7 +450,7 @@ class EventStoreImpl final : public EventStore {
   };
 
   Status Validate(AppendRequest* r) const;
-  void CommitterLoop();
+  void Commit(Writer* self);
   void SyncerLoop();
   void ProcessGroup(std::vector<Writer*>& writers);
   void FinishGroup(Group& g, const Status& s);
@@ -472,13 +472,15 @@ class EventStoreImpl final : public EventStore {
 
   // Queue of waiting appenders.
   mutable std::mutex mu_;
-  std::condition_variable queue_cv_;
   std::deque<Writer*> queue_;
   bool stopping_ = false;
+  // The committer role (see Commit): held by at most one appender thread.
+  bool committing_ = false;  // GUARDED_BY(mu_)
   Status bg_error_;  // GUARDED_BY(mu_); sticky
   std::atomic<bool> has_bg_error_{false};
 
-  // Committer-thread state (no lock: only the committer touches it after Init).
+  // Committer state (no lock of its own: only the holder of the committer
+  // role touches it after Init, and the role passes under mu_).
   uint64_t next_position_ = 1;
   Hash last_hash_{};
   UnixMicros last_recorded_at_ = 0;
@@ -504,7 +506,6 @@ class EventStoreImpl final : public EventStore {
   std::atomic<uint64_t> durable_head_{0};
   Hash durable_hash_{};  // GUARDED_BY(durable_mu_)
 
-  std::thread committer_;
   std::thread syncer_;
 };
 
@@ -624,7 +625,6 @@ Status EventStoreImpl::Init() {
       else if (!probe.ok()) return FromRocks(probe, "syncing the write-ahead log at open");
     }
     RETURN_IF_ERROR(CatchUpHooks());
-    committer_ = std::thread([this] { CommitterLoop(); });
     if (options_.pipelined_commit) syncer_ = std::thread([this] { SyncerLoop(); });
   }
   return Status::OK();
@@ -741,16 +741,24 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   RETURN_IF_ERROR(Validate(&request));
   Writer w;
   w.request = std::move(request);
+  bool lead = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!bg_error_.ok()) return bg_error_;
     if (stopping_) return Status::FailedPrecondition("the store is closing");
     queue_.push_back(&w);
-    queue_cv_.notify_one();
+    if (!committing_) committing_ = lead = true;
   }
-  {
+  for (;;) {
+    if (lead) Commit(&w);
     std::unique_lock<std::mutex> l(w.mu);
-    w.cv.wait(l, [&] { return w.done; });
+    w.cv.wait(l, [&] { return w.done || w.lead; });
+    if (w.done) break;
+    w.lead = false;
+    l.unlock();
+    // Handed the role: take it unless another appender took it meanwhile.
+    std::lock_guard<std::mutex> q(mu_);
+    if (!committing_ && !queue_.empty()) committing_ = lead = true;
   }
   if (!w.status.ok()) return w.status;
   return w.result;
@@ -774,21 +782,46 @@ void EventStoreImpl::SetBackgroundError(const Status& s) {
   }
 }
 
-void EventStoreImpl::CommitterLoop() {
+// The committer role is taken by the appender that finds it free when it
+// enqueues, on its own thread: a dedicated committer thread had to be woken
+// for every group and then wait for a CPU behind the appenders it was to
+// serve, which was most of an append's round trip on two cores. The holder
+// drains the queue group by group while its own append is not yet durable;
+// once it is, the holder returns and passes the role to the oldest waiting
+// appender, so no caller commits for others indefinitely. Only one thread
+// holds the role at a time (committing_ under mu_), so the committer state
+// is still touched by one thread at a time, handed over under mu_.
+void EventStoreImpl::Commit(Writer* self) {
   for (;;) {
     std::vector<Writer*> group;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) break;
+      std::lock_guard<std::mutex> l(mu_);
+      bool self_done;
+      {
+        std::lock_guard<std::mutex> s(self->mu);
+        self_done = self->done;
+      }
+      if (queue_.empty() || self_done) {
+        committing_ = false;
+        if (!queue_.empty()) {
+          Writer* next = queue_.front();
+          std::lock_guard<std::mutex> n(next->mu);
+          next->lead = true;
+          next->cv.notify_one();
+        }
+        return;
+      }
       while (!queue_.empty() && group.size() < kMaxGroupWriters) {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
     }
-    ProcessGroup(group);
+    // An exception here would leave the appenders of the group waiting for
+    // ever; as on the former committer thread, it ends the process instead.
+    [&]() noexcept { ProcessGroup(group); }();
   }
 }
+
 
 Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, bool durable_only) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
