@@ -544,6 +544,12 @@ Status EventStoreImpl::Init() {
   // Neither changes what is stored or how it is read back. Both need
   // non-concurrent memtable writes, which is what one committer does anyway.
   opts.allow_concurrent_memtable_write = false;
+  // The committer's unsynced writes stay in RocksDB's WAL buffer; the syncer
+  // writes the buffer and fsyncs it in one FlushWAL(true), so the committer
+  // makes no write() call per group. A synced write (an inline sync, WriteAux)
+  // flushes the buffer itself, and switching to a new WAL file writes it out
+  // first, so nothing acknowledged depends on the buffer.
+  opts.manual_wal_flush = true;
   rocksdb::ColumnFamilyOptions streams_cf_opts(opts);
   streams_cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamKeyPrefix>();
   rocksdb::ColumnFamilyOptions commands_cf_opts(lookup_cf);
@@ -620,7 +626,7 @@ Status EventStoreImpl::Init() {
     if (options_.pipelined_commit) {
       // Pipelining syncs the WAL from a second thread, which needs a WAL file
       // whose sync is thread-safe (the real file system; not NewMemEnv's).
-      rocksdb::Status probe = db_->SyncWAL();
+      rocksdb::Status probe = db_->FlushWAL(/*sync=*/true);
       if (probe.IsNotSupported()) options_.pipelined_commit = false;
       else if (!probe.ok()) return FromRocks(probe, "syncing the write-ahead log at open");
     }
@@ -1076,7 +1082,7 @@ void EventStoreImpl::SyncerLoop() {
     // Every group taken was written before this call, so one sync covers all.
     // After a failure nothing later may be acknowledged, even if a sync succeeds.
     Status st = BackgroundError();
-    rocksdb::Status s = st.ok() ? db_->SyncWAL() : rocksdb::Status::OK();
+    rocksdb::Status s = st.ok() ? db_->FlushWAL(/*sync=*/true) : rocksdb::Status::OK();
     if (!s.ok()) {
       st = FromRocks(s, "syncing the write-ahead log");
       SetBackgroundError(st);
