@@ -3,7 +3,8 @@
 //
 // Write path (after LevelDB's DBImpl::Write writer queue, taken further):
 // appenders validate their request on their own thread, enqueue it and wait.
-// One committer thread drains every waiting request into one WriteBatch:
+// One committer at a time (an appender thread holding the committer role, see
+// Commit) drains every waiting request into one WriteBatch:
 // checks idempotency and expected versions, assigns positions, chains the
 // hashes, runs the commit hooks, and writes the batch. With pipelined commit
 // the batch is written without sync and handed to a syncer thread, which
@@ -15,7 +16,9 @@
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
 #include <rocksdb/filter_policy.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/write_batch_with_index.h>
 #include <rocksdb/write_batch.h>
@@ -198,6 +201,17 @@ bool DecodeAppendResult(std::string_view in, AppendResult* r) {
   return true;
 }
 
+// The stream of a stream index key (stream id, NUL, 8-byte version): the
+// memtable keeps one insert hint per stream (see Init).
+class StreamKeyPrefix final : public rocksdb::SliceTransform {
+ public:
+  const char* Name() const override { return "xiaohao.StreamKeyPrefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return rocksdb::Slice(key.data(), key.size() - 8);
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() > 8; }
+};
+
 class BatchAuxWriter final : public AuxWriter {
  public:
   BatchAuxWriter(rocksdb::DB* db, rocksdb::ColumnFamilyHandle* cf, rocksdb::WriteBatchWithIndex* wb)
@@ -347,8 +361,6 @@ class EventStoreImpl final : public EventStore {
       std::lock_guard<std::mutex> l(mu_);
       stopping_ = true;
     }
-    queue_cv_.notify_all();
-    if (committer_.joinable()) committer_.join();
     {
       std::lock_guard<std::mutex> l(sync_mu_);
       sync_stopping_ = true;
@@ -429,6 +441,7 @@ class EventStoreImpl final : public EventStore {
     std::mutex mu;
     std::condition_variable cv;
     bool done = false;  // GUARDED_BY(mu)
+    bool lead = false;  // GUARDED_BY(mu): asked to take the committer role
   };
   // A written group waiting for its sync.
   struct Group {
@@ -439,7 +452,7 @@ class EventStoreImpl final : public EventStore {
   };
 
   Status Validate(AppendRequest* r) const;
-  void CommitterLoop();
+  void Commit(Writer* self);
   void SyncerLoop();
   void ProcessGroup(std::vector<Writer*>& writers);
   void FinishGroup(Group& g, const Status& s);
@@ -461,13 +474,15 @@ class EventStoreImpl final : public EventStore {
 
   // Queue of waiting appenders.
   mutable std::mutex mu_;
-  std::condition_variable queue_cv_;
   std::deque<Writer*> queue_;
   bool stopping_ = false;
+  // The committer role (see Commit): held by at most one appender thread.
+  bool committing_ = false;  // GUARDED_BY(mu_)
   Status bg_error_;  // GUARDED_BY(mu_); sticky
   std::atomic<bool> has_bg_error_{false};
 
-  // Committer-thread state (no lock: only the committer touches it after Init).
+  // Committer state (no lock of its own: only the holder of the committer
+  // role touches it after Init, and the role passes under mu_).
   uint64_t next_position_ = 1;
   Hash last_hash_{};
   UnixMicros last_recorded_at_ = 0;
@@ -493,7 +508,6 @@ class EventStoreImpl final : public EventStore {
   std::atomic<uint64_t> durable_head_{0};
   Hash durable_hash_{};  // GUARDED_BY(durable_mu_)
 
-  std::thread committer_;
   std::thread syncer_;
 };
 
@@ -520,11 +534,35 @@ Status EventStoreImpl::Init() {
   lookup_cf.table_factory.reset(rocksdb::NewBlockBasedTableFactory(filtered));
   lookup_cf.memtable_whole_key_filtering = true;
   lookup_cf.memtable_prefix_bloom_size_ratio = 0.02;
+  // The committer inserts three keys per event into memtables, which was
+  // most of its time per event. The events keys arrive in order and are
+  // cheap; the other two are made cheap here:
+  // - a stream's index keys arrive in version order, so the skip list keeps
+  //   an insert position per stream (the prefix before the 8-byte version)
+  //   and inserts next to it instead of searching from the top;
+  // - command ids are random and only ever looked up whole (MultiGet), so
+  //   their memtable is a hash of small skip lists (the "prefix" is the whole
+  //   key); the bloom filters stay whole-key.
+  // Neither changes what is stored or how it is read back. Both need
+  // non-concurrent memtable writes, which is what one committer does anyway.
+  opts.allow_concurrent_memtable_write = false;
+  // The committer's unsynced writes stay in RocksDB's WAL buffer; the syncer
+  // writes the buffer and fsyncs it in one FlushWAL(true), so the committer
+  // makes no write() call per group. A synced write (an inline sync, WriteAux)
+  // flushes the buffer itself, and switching to a new WAL file writes it out
+  // first, so nothing acknowledged depends on the buffer.
+  opts.manual_wal_flush = true;
+  rocksdb::ColumnFamilyOptions streams_cf_opts(opts);
+  streams_cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamKeyPrefix>();
+  rocksdb::ColumnFamilyOptions commands_cf_opts(lookup_cf);
+  commands_cf_opts.prefix_extractor.reset(rocksdb::NewNoopTransform());
+  commands_cf_opts.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
   std::vector<rocksdb::ColumnFamilyDescriptor> cfs;
-  for (const char* name : {"default", "events", "streams", "commands", "aux"}) {
-    bool lookups = std::string(name) == "commands" || std::string(name) == "aux";
-    cfs.emplace_back(name, lookups ? lookup_cf : rocksdb::ColumnFamilyOptions(opts));
-  }
+  cfs.emplace_back("default", rocksdb::ColumnFamilyOptions(opts));
+  cfs.emplace_back("events", rocksdb::ColumnFamilyOptions(opts));
+  cfs.emplace_back("streams", streams_cf_opts);
+  cfs.emplace_back("commands", commands_cf_opts);
+  cfs.emplace_back("aux", lookup_cf);
 
   rocksdb::Status s;
   if (options_.read_only) {
@@ -590,12 +628,11 @@ Status EventStoreImpl::Init() {
     if (options_.pipelined_commit) {
       // Pipelining syncs the WAL from a second thread, which needs a WAL file
       // whose sync is thread-safe (the real file system; not NewMemEnv's).
-      rocksdb::Status probe = db_->SyncWAL();
+      rocksdb::Status probe = db_->FlushWAL(/*sync=*/true);
       if (probe.IsNotSupported()) options_.pipelined_commit = false;
       else if (!probe.ok()) return FromRocks(probe, "syncing the write-ahead log at open");
     }
     RETURN_IF_ERROR(CatchUpHooks());
-    committer_ = std::thread([this] { CommitterLoop(); });
     if (options_.pipelined_commit) syncer_ = std::thread([this] { SyncerLoop(); });
   }
   return Status::OK();
@@ -712,16 +749,24 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   RETURN_IF_ERROR(Validate(&request));
   Writer w;
   w.request = std::move(request);
+  bool lead = false;
   {
     std::lock_guard<std::mutex> l(mu_);
     if (!bg_error_.ok()) return bg_error_;
     if (stopping_) return Status::FailedPrecondition("the store is closing");
     queue_.push_back(&w);
-    queue_cv_.notify_one();
+    if (!committing_) committing_ = lead = true;
   }
-  {
+  for (;;) {
+    if (lead) Commit(&w);
     std::unique_lock<std::mutex> l(w.mu);
-    w.cv.wait(l, [&] { return w.done; });
+    w.cv.wait(l, [&] { return w.done || w.lead; });
+    if (w.done) break;
+    w.lead = false;
+    l.unlock();
+    // Handed the role: take it unless another appender took it meanwhile.
+    std::lock_guard<std::mutex> q(mu_);
+    if (!committing_ && !queue_.empty()) committing_ = lead = true;
   }
   if (!w.status.ok()) return w.status;
   return w.result;
@@ -745,21 +790,46 @@ void EventStoreImpl::SetBackgroundError(const Status& s) {
   }
 }
 
-void EventStoreImpl::CommitterLoop() {
+// The committer role is taken by the appender that finds it free when it
+// enqueues, on its own thread: a dedicated committer thread had to be woken
+// for every group and then wait for a CPU behind the appenders it was to
+// serve, which was most of an append's round trip on two cores. The holder
+// drains the queue group by group while its own append is not yet durable;
+// once it is, the holder returns and passes the role to the oldest waiting
+// appender, so no caller commits for others indefinitely. Only one thread
+// holds the role at a time (committing_ under mu_), so the committer state
+// is still touched by one thread at a time, handed over under mu_.
+void EventStoreImpl::Commit(Writer* self) {
   for (;;) {
     std::vector<Writer*> group;
     {
-      std::unique_lock<std::mutex> l(mu_);
-      queue_cv_.wait(l, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty() && stopping_) break;
+      std::lock_guard<std::mutex> l(mu_);
+      bool self_done;
+      {
+        std::lock_guard<std::mutex> s(self->mu);
+        self_done = self->done;
+      }
+      if (queue_.empty() || self_done) {
+        committing_ = false;
+        if (!queue_.empty()) {
+          Writer* next = queue_.front();
+          std::lock_guard<std::mutex> n(next->mu);
+          next->lead = true;
+          next->cv.notify_one();
+        }
+        return;
+      }
       while (!queue_.empty() && group.size() < kMaxGroupWriters) {
         group.push_back(queue_.front());
         queue_.pop_front();
       }
     }
-    ProcessGroup(group);
+    // An exception here would leave the appenders of the group waiting for
+    // ever; as on the former committer thread, it ends the process instead.
+    [&]() noexcept { ProcessGroup(group); }();
   }
 }
+
 
 Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, bool durable_only) {
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
@@ -1014,7 +1084,7 @@ void EventStoreImpl::SyncerLoop() {
     // Every group taken was written before this call, so one sync covers all.
     // After a failure nothing later may be acknowledged, even if a sync succeeds.
     Status st = BackgroundError();
-    rocksdb::Status s = st.ok() ? db_->SyncWAL() : rocksdb::Status::OK();
+    rocksdb::Status s = st.ok() ? db_->FlushWAL(/*sync=*/true) : rocksdb::Status::OK();
     if (!s.ok()) {
       st = FromRocks(s, "syncing the write-ahead log");
       SetBackgroundError(st);

@@ -5,7 +5,8 @@
 // - Append writes every event of one call atomically, to one or several
 //   streams, each checked against its own expectation, and returns only once
 //   the write is durable (the WAL is fsynced). Concurrent appends share syncs:
-//   one committer thread drains every waiting append into one WriteBatch.
+//   one committer at a time (the thread of one of the waiting appenders)
+//   drains every waiting append into one WriteBatch.
 // - A repeated command id writes nothing and returns the original result.
 // - Nothing is updated or deleted through this interface.
 // - Readers see only durable events (positions <= DurableHead()).
@@ -82,7 +83,9 @@ class AuxWriter {
   virtual Result<std::optional<std::string>> Get(const std::string& key) = 0;
 };
 
-// Runs on the committer thread for every append, in global order, after the
+// Runs in the committer (on one appending thread at a time, so never
+// concurrently with itself; possibly not the thread of the append it sees)
+// for every append, in global order, after the
 // events have their positions and before they are written. Whatever it puts
 // through the writer is committed atomically with the events. An error fails
 // that append alone (nothing of it is written) and is returned to its caller.
