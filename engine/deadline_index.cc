@@ -179,20 +179,42 @@ Status DeadlineIndex::OnEvents(const std::vector<RecordedEvent>& events, AuxWrit
 }
 
 Result<std::vector<IndexedDeadline>> DeadlineIndex::Due(UnixMicros now, size_t limit) const {
-  std::vector<std::string> idents;
+  std::vector<std::string> keys;
   RETURN_IF_ERROR(store()->ScanAuxRange(kQueuePrefix, kQueuePrefix + BE64(KeyTime(now) + 1),
                                         [&](const std::string& k, const std::string&) {
-                                          idents.push_back(k.substr(kQueuePrefix.size() + 8));
-                                          return idents.size() < limit;
+                                          keys.push_back(k);
+                                          return keys.size() < limit;
                                         }));
-  return Load(idents);
+  return Load(keys, kQueuePrefix.size() + 8);
 }
 
-Result<std::vector<IndexedDeadline>> DeadlineIndex::Load(const std::vector<std::string>& idents) const {
+Result<std::vector<IndexedDeadline>> DeadlineIndex::Load(const std::vector<std::string>& keys,
+                                                         size_t ident_offset) const {
   std::vector<IndexedDeadline> out;
-  for (const auto& id : idents) {
-    ASSIGN_OR_RETURN(auto raw, store()->GetAux(kEntryPrefix + id));
-    if (!raw) return Status::Corruption("deadline index: a queue or due-date key without its deadline");
+  for (const auto& key : keys) {
+    const std::string entry_key = kEntryPrefix + key.substr(ident_offset);
+    // The scan that found `key` and this read are not one snapshot: a
+    // command committed in between may have cleared or moved the deadline
+    // (its keys go in one atomic batch). So a missing entry is corruption
+    // only if the key that pointed to it is still there; a deadline removed
+    // meanwhile is simply no longer listed. A few rounds cover a remove and
+    // re-put racing with us (found by the 32-client load test).
+    std::optional<std::string> raw;
+    bool dangling = false;
+    for (int round = 0; round < 3 && !raw; ++round) {
+      ASSIGN_OR_RETURN(raw, store()->GetAux(entry_key));
+      if (raw) break;
+      ASSIGN_OR_RETURN(auto pointer, store()->GetAux(key));
+      dangling = pointer.has_value();
+      if (!dangling) break;
+    }
+    if (!raw) {
+      if (dangling) {
+        return Status::Corruption("deadline index: key " + key + " has no deadline entry " + entry_key +
+                                  " (the index is damaged: keep the data directory and report it)");
+      }
+      continue;
+    }
     ASSIGN_OR_RETURN(IndexedDeadline d, IndexedDeadline::FromJson(json::parse(*raw, nullptr, false)));
     out.push_back(std::move(d));
   }
@@ -246,13 +268,13 @@ Result<std::vector<IndexedDeadline>> DeadlineIndex::DueBetweenAfter(UnixMicros f
     start = std::max(start, resume);
   }
   std::string end = kDuePrefix + BE64(KeyTime(to));
-  std::vector<std::string> idents;
+  std::vector<std::string> keys;
   if (limit == 0 || start >= end) return std::vector<IndexedDeadline>();
   RETURN_IF_ERROR(store()->ScanAuxRange(start, end, [&](const std::string& k, const std::string&) {
-    idents.push_back(k.substr(kDuePrefix.size() + 8));
-    return idents.size() < limit;
+    keys.push_back(k);
+    return keys.size() < limit;
   }));
-  return Load(idents);
+  return Load(keys, kDuePrefix.size() + 8);
 }
 
 Status DeadlineIndex::Remove(const IndexedDeadline& d) {

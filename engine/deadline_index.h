@@ -97,8 +97,10 @@ class DeadlineIndex final : public CommitHook {
 
  private:
   EventStore* store() const { return *store_; }
-  // The entries named by "<case>\0<name>" idents, in order.
-  Result<std::vector<IndexedDeadline>> Load(const std::vector<std::string>& idents) const;
+  // The entries that queue or due-date `keys` point to (the ident
+  // "<case>\0<name>" starts at ident_offset), in order; entries removed since
+  // the keys were scanned are left out.
+  Result<std::vector<IndexedDeadline>> Load(const std::vector<std::string>& keys, size_t ident_offset) const;
   EventStore** store_;  // the store is opened after the hook is created
   std::mutex on_scheduled_mu_;
   std::function<void(UnixMicros, uint64_t)> on_scheduled_;  // GUARDED_BY(on_scheduled_mu_)
