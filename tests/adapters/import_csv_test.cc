@@ -22,7 +22,7 @@ std::string Error(const std::string& text) {
   return r.status().message();
 }
 
-TEST_CASE("csv: quoted cells hold commas, quotes and line breaks; CRLF, LF, CR and a BOM", "[import]") {
+TEST_CASE("csv: quoted cells hold commas, quotes and line breaks, CRLF, LF, CR and a BOM", "[import]") {
   using V = std::vector<std::vector<std::string>>;
   CHECK(Cells("a,b\r\n1,2\r\n") == V{{"a", "b"}, {"1", "2"}});
   CHECK(Cells("a,b\n1,2") == V{{"a", "b"}, {"1", "2"}});  // no final line break

@@ -246,7 +246,7 @@ TEST_CASE("import risk-list: file encodings and shapes", "[import]") {
   CHECK(c["facts"]["source"] == "sampling");
 }
 
-TEST_CASE("import risk-list: --dry-run checks and writes nothing; a list too big for one append is written in whole rows", "[import]") {
+TEST_CASE("import risk-list: --dry-run checks and writes nothing, a list too big for one append is written in whole rows", "[import]") {
   TempDir dir;
   std::string data = SeededStore(dir);
   std::string head = Head(data);
@@ -271,7 +271,7 @@ TEST_CASE("import risk-list: --dry-run checks and writes nothing; a list too big
   CHECK(Head(data) == head);
 }
 
-TEST_CASE("import risk-list: a running service holds the data directory; the message says to stop it", "[import]") {
+TEST_CASE("import risk-list: a running service holds the data directory, the message says to stop it", "[import]") {
   TempDir dir;
   std::string data = SeededStore(dir);
   std::string head = Head(data);

@@ -63,7 +63,7 @@ json RiskList(const std::string& data, const std::string& workflows) {
   return j;
 }
 
-TEST_CASE("load: 32 clients, mixed commands and queries; everything acknowledged is in the log once", "[load]") {
+TEST_CASE("load: 32 clients, mixed commands and queries, everything acknowledged is in the log once", "[load]") {
   TempDir dir;
   const std::string data = dir.Sub("data");
   const std::string workflows = testing::SourceDir() + "/workflows";

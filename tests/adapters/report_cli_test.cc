@@ -67,7 +67,7 @@ const json* Row(const json& report, const std::string& unit, const std::string& 
   return nullptr;
 }
 
-TEST_CASE("cli report: risk list as JSON, now, as of and as at; rebuild changes nothing", "[views]") {
+TEST_CASE("cli report: risk list as JSON, now, as of and as at, rebuild changes nothing", "[views]") {
   TempDir dir;
   std::string data = dir.Sub("var");
   Seed(data);
@@ -156,7 +156,7 @@ TEST_CASE("cli report: case as of, the audit trail and export-log", "[views]") {
   }
 }
 
-TEST_CASE("cli import enterprises: a bad row imports nothing; a good file feeds dossier, rates and plan", "[views]") {
+TEST_CASE("cli import enterprises: a bad row imports nothing, a good file feeds dossier, rates and plan", "[views]") {
   TempDir dir;
   std::string data = dir.Sub("var");
   Seed(data);

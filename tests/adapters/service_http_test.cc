@@ -543,7 +543,7 @@ json LeadBody(const std::string& office, const std::string& received_on, const s
 }
 }  // namespace
 
-TEST_CASE("service: the scheduler runs inside; overdue and upcoming deadlines are listed and alerted", "[service][deadlines]") {
+TEST_CASE("service: the scheduler runs inside, overdue and upcoming deadlines are listed and alerted", "[service][deadlines]") {
   ServerFixture f;
   // Received long ago: its 50 days have passed, so the scheduler fires at once.
   HttpAnswer old = f.Post("li", "/v1/cases", LeadBody("nanbin", "2025-09-26", "2025-09-26T16:00:00+08:00"));

@@ -367,7 +367,7 @@ TEST_CASE("service reports: a late-recorded event differs between as_of and as_a
   CHECK(f.Get("", "/v1/cases/" + id + "/audit").status == 401);
 }
 
-TEST_CASE("service reports: dossiers by jurisdiction; an enterprise reads only its own", "[service][views]") {
+TEST_CASE("service reports: dossiers by jurisdiction, an enterprise reads only its own", "[service][views]") {
   ReportsServer f;
   std::string n1 = f.OpenRisk("li", "nanbin", "E1")["case_id"];
   std::string n2 = f.OpenRisk("li", "nanbin", "E1")["case_id"];

@@ -119,7 +119,7 @@ TEST_CASE("cli: read and verify work while another process holds the store open 
   CHECK_THAT(w.err, Catch::Contains("in use by another xiaohao process"));
 }
 
-TEST_CASE("cli: verify names the first bad position and exits 1; --expect-head catches truncation") {
+TEST_CASE("cli: verify names the first bad position and exits 1, --expect-head catches truncation") {
   TempDir dir;
   std::string data = dir.Sub("var");
   for (int i = 0; i < 5; ++i) REQUIRE(RunXiaohao(AppendArgs(data, "case-1", "{\"i\":" + std::to_string(i) + "}")).exit_code == 0);

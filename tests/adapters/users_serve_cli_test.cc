@@ -25,7 +25,7 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-TEST_CASE("users cli: add prints the token once, stores only its hash; list, rotate, revoke", "[users]") {
+TEST_CASE("users cli: add prints the token once, stores only its hash, list, rotate, revoke", "[users]") {
   TempDir dir;
   std::string data = dir.Sub("data");
   auto add = RunXiaohao({"users", "add", "--data", data, "--id", "li", "--role", "inspector", "--unit", "nanbin"});

@@ -341,7 +341,7 @@ TEST_CASE("Year boundaries", "[calendar][period]") {
   });
 }
 
-TEST_CASE("Months: same-numbered day or the month's last day; 29 Feb 2024",
+TEST_CASE("Months: same-numbered day or the month's last day, 29 Feb 2024",
           "[calendar][period]") {
   // DOMAIN.md "How periods are counted": 民法典 art. 202.
   CheckPeriods({

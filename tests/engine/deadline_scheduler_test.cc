@@ -144,7 +144,7 @@ TEST_CASE("deadlines: the 50-day window warns, goes overdue and escalates, each 
   CHECK_FALSE((*f.index.Find("online_sales_lead-a", "investigation")).has_value());
 }
 
-TEST_CASE("deadlines: a clearing event removes the deadline; nothing fires") {
+TEST_CASE("deadlines: a clearing event removes the deadline, nothing fires") {
   SchedulerFixture f;
   f.ReceiveLead("online_sales_lead-b", "2025-09-26", "2025-09-26T16:00:00+08:00");
   REQUIRE_OK(f.Run("online_sales_lead-b", "start_investigation", {{"assignee", "李四"}}, Inspector(),
@@ -156,7 +156,7 @@ TEST_CASE("deadlines: a clearing event removes the deadline; nothing fires") {
   CHECK(f.Events("online_sales_lead-b", "deadline.overdue").empty());
 }
 
-TEST_CASE("deadlines: an extension moves the deadline; the old due date does not fire") {
+TEST_CASE("deadlines: an extension moves the deadline, the old due date does not fire") {
   SchedulerFixture f;
   f.ReceiveLead("online_sales_lead-c", "2025-09-26", "2025-09-26T16:00:00+08:00");
   REQUIRE_OK(f.Run("online_sales_lead-c", "start_investigation", {{"assignee", "王五"}}, Inspector(),

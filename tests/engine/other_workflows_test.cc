@@ -64,7 +64,7 @@ TEST_CASE("self_inspection: trading enterprises by 31 March, use units by the lo
   CHECK(t.state.state == "reviewed");
 }
 
-TEST_CASE("office_escalation: letter or interview first, then public notice; scheduler facts open it") {
+TEST_CASE("office_escalation: letter or interview first, then public notice, scheduler facts open it") {
   WorkflowFixture fx;
   const auto& def = fx.Def("office_escalation");
   PureCase c(fx, def, "office_escalation-mawu");

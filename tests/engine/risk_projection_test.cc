@@ -222,7 +222,7 @@ TEST_CASE("risk list: filters read the case summaries", "[views]") {
   CHECK(BuildRiskList(**view, f.tree, q).status().code() == StatusCode::kInvalidArgument);
 }
 
-TEST_CASE("risk list: a restart resumes from the checkpoint; rebuild gives identical keys", "[views]") {
+TEST_CASE("risk list: a restart resumes from the checkpoint, rebuild gives identical keys", "[views]") {
   ViewsFixture f;
   f.CloseItem("risk_item-a", "nanbin", "2025-07-10", "2025-07-25");
   f.Sync();

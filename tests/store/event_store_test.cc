@@ -151,7 +151,7 @@ TEST_CASE("the hash chain links every event to the one before it") {
   CHECK(v->head == prev);
 }
 
-TEST_CASE("expectations: any, no stream, exact; a mismatch carries the actual version and writes nothing") {
+TEST_CASE("expectations: any, no stream, exact, a mismatch carries the actual version and writes nothing") {
   Fixture f;
   REQUIRE(f.store->Append(Req("c1", {Ev("case-1")}, {{"case-1", ExpectedVersion::NoStream()}})).ok());
   REQUIRE(f.store->Append(Req("c2", {Ev("case-1")}, {{"case-1", ExpectedVersion::Exact(1)}})).ok());
@@ -460,7 +460,7 @@ TEST_CASE("a failed sync is sticky: writes refused until reopened, reads keep wo
   }
 }
 
-TEST_CASE("disk full during an append: the append fails clearly; after space returns a reopen resumes") {
+TEST_CASE("disk full during an append: the append fails clearly, after space returns a reopen resumes") {
   TempDir dir;
   auto fs = FaultInjectionEnv::Create(false);
   StoreOptions o;
@@ -508,7 +508,7 @@ int AuxCount(EventStore& s, const std::string& type) {
 }
 }  // namespace
 
-TEST_CASE("commit hooks write their keys atomically with the events; a hook error fails only its append") {
+TEST_CASE("commit hooks write their keys atomically with the events, a hook error fails only its append") {
   CountingHook hook;
   Fixture f(true, {&hook});
   std::vector<std::thread> threads;
