@@ -84,6 +84,7 @@ int Serve(const ServeArgs& a) {
   so.max_body_bytes = a.max_body_bytes;
   so.alert_outbox = a.alert_outbox;
   so.alert_webhook = a.alert_webhook;
+  so.log = LogLine;
   auto service = Service::Open(so);
   if (!service.ok()) {
     std::cerr << "xiaohao serve: " << service.status().ToString() << "\n";

@@ -2,45 +2,11 @@
 
 #include <cstdio>
 
+#include "store/utf8.h"
+
 namespace xiaohao {
 
 namespace {
-
-// The byte offset of the first byte that does not start or continue a valid
-// UTF-8 sequence (RFC 3629: no overlongs, no surrogates, at most U+10FFFF),
-// or npos.
-size_t FirstInvalidUtf8(std::string_view s) {
-  size_t i = 0;
-  while (i < s.size()) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t n;
-    unsigned char lo = 0x80, hi = 0xBF;  // the allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      n = 1;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      n = 2;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      n = 3;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return i;
-    }
-    if (i + n >= s.size()) return i;  // truncated at the end
-    for (size_t k = 1; k <= n; ++k) {
-      unsigned char b = static_cast<unsigned char>(s[i + k]);
-      if (k == 1 ? (b < lo || b > hi) : (b < 0x80 || b > 0xBF)) return i;
-    }
-    i += n + 1;
-  }
-  return std::string_view::npos;
-}
 
 std::string Where(int row, size_t column) {
   return "row " + std::to_string(row) + ", column " + CsvColumnName(column);

@@ -39,6 +39,7 @@
 #include "engine/workflow_registry.h"
 #include "store/event_store.h"
 #include "store/time_format.h"
+#include "store/utf8.h"
 
 namespace xiaohao {
 
@@ -63,7 +64,9 @@ struct ApiError {
 HttpResponse JsonResponse(int status, const json& body) {
   HttpResponse r;
   r.status = status;
-  r.body = body.dump();
+  // Replace, not throw, on bytes that are not UTF-8: Dispatch refuses such
+  // paths and queries, but a 500 for text we echo back would still be wrong.
+  r.body = body.dump(-1, ' ', false, json::error_handler_t::replace);
   return r;
 }
 
@@ -435,12 +438,33 @@ struct Service::Impl {
     return true;
   }
 
-  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name) {
+  HttpResponse Dispatch(const HttpRequest& req, std::string* route_name, std::string* caller) {
     std::string target = req.target;
     size_t q = target.find('?');
     std::string path = target.substr(0, q);
     std::string query = q == std::string::npos ? "" : target.substr(q + 1);
     std::vector<std::string> segs = SplitPath(path);
+    // Ids and filter values are echoed in answers and may end up in the
+    // store: text that is not UTF-8 is refused here, before routing.
+    bool path_ok = IsValidUtf8(path);
+    for (const auto& s : segs) path_ok = path_ok && IsValidUtf8(s);
+    if (!path_ok) {
+      *route_name = "unmatched";
+      return ErrorResponse({400, "invalid_utf8",
+                            "the path is not valid UTF-8 (also after percent-decoding); send ids as UTF-8, "
+                            "percent-encoded",
+                            "path", {}});
+    }
+    std::map<std::string, std::string> query_params = ParseQuery(query);
+    for (const auto& [k, v] : query_params) {
+      if (!IsValidUtf8(k) || !IsValidUtf8(v)) {
+        *route_name = "unmatched";
+        return ErrorResponse({400, "invalid_utf8",
+                              "a query parameter is not valid UTF-8 (also after percent-decoding); send values as "
+                              "UTF-8, percent-encoded",
+                              IsValidUtf8(k) ? k : "query", {}});
+      }
+    }
 
     const Route* route = nullptr;
     std::vector<std::string> params;
@@ -468,7 +492,7 @@ struct Service::Impl {
                             "the body has " + std::to_string(req.body.size()) + " bytes; the limit is " +
                                 std::to_string(options.max_body_bytes),
                             "", {}});
-    Call call{req, path, ParseQuery(query), params, User{}};
+    Call call{req, path, std::move(query_params), params, User{}};
     if (route->needs_token) {
       auto it = req.headers.find("authorization");
       std::string token;
@@ -480,11 +504,30 @@ struct Service::Impl {
       auto user = auth->Authenticate(token, clock->Now());
       if (!user.ok()) return ErrorResponse(FromStatus(user.status()));
       call.user = std::move(*user);
+      *caller = call.user.id;
     }
     return (this->*(route->handler))(call);
   }
 
   // --- helpers -------------------------------------------------------------
+
+  // "refused GET "/v1/cases/x" 403 outside_jurisdiction user=insp-1": the
+  // path goes through JSON string escaping, so hostile bytes (CR, LF, not
+  // UTF-8) cannot forge or break log lines; the query is left out because
+  // it is the caller's data, not ours to copy into logs.
+  void LogRefused(const HttpRequest& req, const HttpResponse& r, const std::string& caller) const {
+    std::string path = req.target.substr(0, req.target.find('?'));
+    if (path.size() > 200) path = path.substr(0, 200) + "...";
+    std::string code;
+    auto body = json::parse(r.body, nullptr, false);
+    if (body.is_object() && body.contains("error") && body["error"].is_object())
+      code = body["error"].value("code", "");
+    std::string method = req.method.size() > 16 ? req.method.substr(0, 16) : req.method;
+    options.log((r.status >= 500 ? "failed " : "refused ") +
+                json(method).dump(-1, ' ', true, json::error_handler_t::replace) + " " +
+                json(path).dump(-1, ' ', true, json::error_handler_t::replace) + " " + std::to_string(r.status) +
+                " " + (code.empty() ? "-" : code) + " user=" + (caller.empty() ? "-" : caller));
+  }
 
   // May the user see this case? (service.h: jurisdiction subtree, own
   // enterprise, admin everywhere.)
@@ -1438,13 +1481,15 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
 HttpResponse Service::Handle(const HttpRequest& request) {
   impl_->in_flight.fetch_add(1);
   std::string route = "unmatched";
+  std::string caller;
   HttpResponse r;
   try {
-    r = impl_->Dispatch(request, &route);
+    r = impl_->Dispatch(request, &route, &caller);
   } catch (const std::exception& e) {
     r = ErrorResponse({500, "internal", std::string("internal error: ") + e.what(), "", {}});
   }
   impl_->metrics.CountRequest(route, r.status);
+  if (r.status >= 400 && impl_->options.log) impl_->LogRefused(request, r, caller);
   impl_->in_flight.fetch_sub(1);
   return r;
 }

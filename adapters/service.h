@@ -75,6 +75,7 @@
 #ifndef XIAOHAO_ADAPTERS_SERVICE_H_
 #define XIAOHAO_ADAPTERS_SERVICE_H_
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -115,6 +116,9 @@ struct ServiceOptions {
   bool run_scheduler = true;  // tests turn the timer off and drive time themselves
   std::string alert_outbox;   // JSONL file; default <data_dir>/alerts-outbox.jsonl
   std::string alert_webhook;  // http(s) URL; empty = no webhook
+  // One line per refused or failed request (status >= 400): method, path,
+  // status, error code, caller. Empty = no log. Called from Handle's thread.
+  std::function<void(const std::string&)> log;
 };
 
 class Service {
