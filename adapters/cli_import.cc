@@ -8,7 +8,6 @@
 // from its 风险编号 alone, so re-running a file (or a later edition of it
 // that repeats items) opens nothing twice: rows whose case exists are
 // skipped, and refused when their opening facts differ from the stored ones.
-#include <openssl/sha.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -27,6 +26,7 @@
 #include "engine/risk_projection.h"
 #include "engine/view_reader.h"
 #include "engine/workflow_registry.h"
+#include "store/sha256.h"
 #include "store/event_store.h"
 #include "store/time_format.h"
 
@@ -46,18 +46,6 @@ struct ImportArgs {
   std::string data, workflows, file, as;
   bool dry_run = false;
 };
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static const char* kHex = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : d) {
-    h += kHex[c >> 4];
-    h += kHex[c & 15];
-  }
-  return h;
-}
 
 // A progress bar on stderr when it is a terminal; nothing otherwise (the
 // summary on stdout is what scripts read).

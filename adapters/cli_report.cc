@@ -6,7 +6,6 @@
 // as-at views fold the log from position 1. Their JSON and tables are built
 // in adapters/reports.h, shared with the HTTP service.
 #include <CLI/CLI.hpp>
-#include <openssl/sha.h>
 
 #include <chrono>
 #include <fstream>
@@ -25,6 +24,7 @@
 #include "engine/supervision_rates.h"
 #include "engine/view_reader.h"
 #include "engine/workflow_registry.h"
+#include "store/sha256.h"
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -239,18 +239,6 @@ int RunExportLog(const std::string& data, const std::string& out_path) {
 }
 
 // --- import enterprises --------------------------------------------------
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static const char* kHex = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : d) {
-    h += kHex[c >> 4];
-    h += kHex[c & 15];
-  }
-  return h;
-}
 
 int RunImportEnterprises(const Common& a, const std::string& file) {
   std::ifstream in(file, std::ios::binary);

@@ -1,6 +1,5 @@
 #include "adapters/risk_list_csv.h"
 
-#include <openssl/sha.h>
 
 #include <algorithm>
 #include <cctype>
@@ -9,6 +8,7 @@
 
 #include "adapters/csv.h"
 #include "engine/rejection.h"
+#include "store/sha256.h"
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -124,18 +124,6 @@ bool ParseSheetDate(std::string text, Date* out) {
   if (!IsValidCivilDate(y, m, d)) return false;
   *out = Date::FromYmd(y, m, d);
   return true;
-}
-
-std::string Sha256Hex(const std::string& s) {
-  unsigned char d[SHA256_DIGEST_LENGTH];
-  SHA256(reinterpret_cast<const unsigned char*>(s.data()), s.size(), d);
-  static const char* kHex = "0123456789abcdef";
-  std::string h;
-  for (unsigned char c : d) {
-    h += kHex[c >> 4];
-    h += kHex[c & 15];
-  }
-  return h;
 }
 
 // The unit a cell names: its id, its full name, or the short form offices

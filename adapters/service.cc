@@ -39,6 +39,7 @@
 #include "engine/workflow_registry.h"
 #include "store/event_store.h"
 #include "store/time_format.h"
+#include "store/sha256.h"
 #include "store/utf8.h"
 
 namespace xiaohao {
@@ -121,7 +122,6 @@ ApiError FromStatus(const Status& s) {
   return e;
 }
 
-std::string Sha256Hex(const std::string& s) { return HashToken(s); }
 
 std::string RandomHex(size_t bytes) {
   std::string raw(bytes, '\0');

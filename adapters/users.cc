@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -16,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "store/sha256.h"
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -237,12 +237,7 @@ Result<std::string> NewToken() {
   return "xh_" + Hex(buf, sizeof buf);
 }
 
-std::string HashToken(const std::string& token) {
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  EVP_Digest(token.data(), token.size(), md, &len, EVP_sha256(), nullptr);
-  return Hex(md, len);
-}
+std::string HashToken(const std::string& token) { return Sha256Hex(token); }
 
 Result<IssuedToken> AddUser(const std::string& path, User user, int64_t ttl_micros, UnixMicros now) {
   if (ttl_micros <= 0) return Status::InvalidArgument("token lifetime must be positive", "--ttl");
