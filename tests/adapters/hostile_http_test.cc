@@ -16,6 +16,7 @@
 #include "adapters/users.h"
 #include "store/clock.h"
 #include "tests/adapters/http_test_client.h"
+#include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
 
 namespace xiaohao {
@@ -26,34 +27,19 @@ using testing::HttpAnswer;
 using testing::HttpCall;
 using testing::TempDir;
 
-constexpr int64_t kDay = 86400LL * 1000000;
 
 class HostileFixture {
  public:
   HostileFixture() {
     data_ = dir_.Sub("data");
     ::mkdir(data_.c_str(), 0700);
-    std::string users = UsersFilePath(data_);
-    UnixMicros now = SystemClock::Default()->Now();
-    auto add = [&](const std::string& id, const std::string& role, const std::string& unit,
-                   const std::string& enterprise, UnixMicros at, int64_t ttl) {
-      User u;
-      u.id = id;
-      u.role = role;
-      u.unit = unit;
-      u.enterprise = enterprise;
-      auto t = AddUser(users, u, ttl, at);
-      REQUIRE(t.ok());
-      tokens_[id] = t->token;
-    };
-    add("li", "inspector", "nanbin", "", now, 30 * kDay);
-    add("zhao", "inspector", "wanan", "", now, 30 * kDay);
-    add("prov", "province_approver", "chongqing", "", now, 30 * kDay);
-    add("chen", "auditor", "shizhu", "", now, 30 * kDay);
-    add("ent2", "enterprise", "", "E2", now, 30 * kDay);
-    add("old", "inspector", "nanbin", "", now - 10 * kDay, kDay);
-    add("gone", "inspector", "nanbin", "", now, 30 * kDay);
-    REQUIRE(RevokeUser(users, "gone", now).ok());
+    tokens_ = testing::AddTestUsers(data_, {{"li", "inspector", "nanbin", ""},
+                                            {"zhao", "inspector", "wanan", ""},
+                                            {"prov", "province_approver", "chongqing", ""},
+                                            {"chen", "auditor", "shizhu", ""},
+                                            {"ent2", "enterprise", "", "E2"},
+                                            {"old", "inspector", "nanbin", "", 10, 1},  // expired 9 days ago
+                                            {"gone", "inspector", "nanbin", "", 0, 30, true}});
 
     ServiceOptions so;
     so.data_dir = data_;
@@ -64,19 +50,7 @@ class HostileFixture {
       std::lock_guard<std::mutex> lock(log->mu);
       log->lines.push_back(line);
     };
-    auto service = Service::Open(so);
-    REQUIRE(service.ok());
-    service_ = std::move(*service);
-    HttpServerOptions ho;
-    ho.listen = "127.0.0.1:0";
-    ho.threads = 2;
-    auto server = HttpServer::Start(service_.get(), ho);
-    REQUIRE(server.ok());
-    server_ = std::move(*server);
-  }
-  ~HostileFixture() {
-    server_.reset();
-    service_.reset();
+    live_ = std::make_unique<testing::LiveService>(so, 2);
   }
 
   std::map<std::string, std::string> Auth(const std::string& user) const {
@@ -87,7 +61,7 @@ class HostileFixture {
     return HttpCall(port(), method, target, body, user.empty() ? std::map<std::string, std::string>{} : Auth(user));
   }
   uint64_t Head() { return HttpCall(port(), "GET", "/healthz").Json()["head"].get<uint64_t>(); }
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return live_->port(); }
   // The service's log lines so far that contain `part`.
   std::vector<std::string> Logged(const std::string& part) const {
     std::lock_guard<std::mutex> lock(log_->mu);
@@ -132,8 +106,7 @@ class HostileFixture {
   TempDir dir_;
   std::string data_;
   std::map<std::string, std::string> tokens_;
-  std::unique_ptr<Service> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<testing::LiveService> live_;
 };
 
 // The refusal every hostile request must get: status, a stable error code,

@@ -20,6 +20,7 @@
 #include "store/time_format.h"
 #include <fstream>
 #include "tests/adapters/http_test_client.h"
+#include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
 
 namespace xiaohao {
@@ -37,30 +38,16 @@ class ServerFixture {
  public:
   ServerFixture() {
     data_ = dir_.Sub("data");
-    std::string users = UsersFilePath(data_);
     ::mkdir(data_.c_str(), 0700);
-    UnixMicros now = SystemClock::Default()->Now();
-    auto add = [&](const std::string& id, const std::string& role, const std::string& unit,
-                   const std::string& enterprise, UnixMicros at = 0, int64_t ttl = 30 * kDay) {
-      User u;
-      u.id = id;
-      u.role = role;
-      u.unit = unit;
-      u.enterprise = enterprise;
-      auto t = AddUser(users, u, ttl, at == 0 ? now : at);
-      REQUIRE(t.ok());
-      tokens_[id] = t->token;
-    };
-    add("li", "inspector", "nanbin", "");
-    add("zhao", "inspector", "wanan", "");
-    add("wang", "supervisor", "shizhu", "");
-    add("chen", "auditor", "shizhu", "");
-    add("ent1", "enterprise", "", "E1");
-    add("ent2", "enterprise", "", "E2");
-    add("root", "admin", "", "");
-    add("old", "inspector", "nanbin", "", now - 10 * kDay, kDay);  // expired 9 days ago
-    add("gone", "inspector", "nanbin", "");
-    REQUIRE(RevokeUser(users, "gone", now).ok());
+    tokens_ = testing::AddTestUsers(data_, {{"li", "inspector", "nanbin", ""},
+                                            {"zhao", "inspector", "wanan", ""},
+                                            {"wang", "supervisor", "shizhu", ""},
+                                            {"chen", "auditor", "shizhu", ""},
+                                            {"ent1", "enterprise", "", "E1"},
+                                            {"ent2", "enterprise", "", "E2"},
+                                            {"root", "admin", "", ""},
+                                            {"old", "inspector", "nanbin", "", 10, 1},  // expired 9 days ago
+                                            {"gone", "inspector", "nanbin", "", 0, 30, true}});
     Start(false);
   }
   ~ServerFixture() { Stop(); }
@@ -71,21 +58,9 @@ class ServerFixture {
     so.workflows_dir = testing::SourceDir() + "/workflows";
     so.read_only = read_only;
     so.max_body_bytes = 64 * 1024;
-    auto service = Service::Open(so);
-    REQUIRE(service.ok());
-    service_ = std::move(*service);
-    HttpServerOptions ho;
-    ho.listen = "127.0.0.1:0";
-    ho.threads = 4;
-    auto server = HttpServer::Start(service_.get(), ho);
-    REQUIRE(server.ok());
-    server_ = std::move(*server);
-    REQUIRE(server_->port() != 0);
+    live_ = std::make_unique<testing::LiveService>(so, 4);
   }
-  void Stop() {
-    server_.reset();
-    service_.reset();
-  }
+  void Stop() { live_.reset(); }
 
   HttpAnswer Get(const std::string& user, const std::string& target) {
     return HttpCall(port(), "GET", target, "", Auth(user));
@@ -125,7 +100,7 @@ class ServerFixture {
     return j;
   }
 
-  uint16_t port() const { return server_->port(); }
+  uint16_t port() const { return live_->port(); }
   uint64_t Head() { return Get("root", "/healthz").Json()["head"].get<uint64_t>(); }
   std::map<std::string, std::string>& tokens() { return tokens_; }
   const std::string& data() const { return data_; }
@@ -134,8 +109,7 @@ class ServerFixture {
   TempDir dir_;
   std::string data_;
   std::map<std::string, std::string> tokens_;
-  std::unique_ptr<Service> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<testing::LiveService> live_;
 };
 
 TEST_CASE("service: healthz, metrics and the OpenAPI file need no token", "[service]") {

@@ -18,6 +18,7 @@
 #include "engine/risk_projection.h"
 #include "store/event_store.h"
 #include "tests/adapters/http_test_client.h"
+#include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
 
 namespace xiaohao {
@@ -29,7 +30,6 @@ using testing::HttpCall;
 using testing::RunXiaohao;
 using testing::TempDir;
 
-constexpr int64_t kDay = 86400LL * 1000000;
 
 std::string Url(const std::string& s) {
   static const char* kHex = "0123456789ABCDEF";
@@ -54,52 +54,28 @@ class ReportsServer {
     data_ = dir_.Sub("data");
     ::mkdir(data_.c_str(), 0700);
     SeedRegister();
-    std::string users = UsersFilePath(data_);
-    UnixMicros now = SystemClock::Default()->Now();
-    auto add = [&](const std::string& id, const std::string& role, const std::string& unit, const std::string& ent) {
-      User u;
-      u.id = id;
-      u.role = role;
-      u.unit = unit;
-      u.enterprise = ent;
-      auto t = AddUser(users, u, 30 * kDay, now);
-      REQUIRE(t.ok());
-      tokens_[id] = t->token;
-    };
-    add("li", "inspector", "nanbin", "");
-    add("zhao", "inspector", "wanan", "");
-    add("wang", "supervisor", "shizhu", "");
-    add("chen", "auditor", "shizhu", "");
-    add("ent1", "enterprise", "", "E1");
-    add("ent2", "enterprise", "", "E2");
-    add("root", "admin", "", "");
+    tokens_ = testing::AddTestUsers(data_, {{"li", "inspector", "nanbin", ""},
+                                            {"zhao", "inspector", "wanan", ""},
+                                            {"wang", "supervisor", "shizhu", ""},
+                                            {"chen", "auditor", "shizhu", ""},
+                                            {"ent1", "enterprise", "", "E1"},
+                                            {"ent2", "enterprise", "", "E2"},
+                                            {"root", "admin", "", ""}});
 
     ServiceOptions so;
     so.data_dir = data_;
     so.workflows_dir = testing::SourceDir() + "/workflows";
     so.run_scheduler = false;
-    auto service = Service::Open(so);
-    REQUIRE(service.ok());
-    service_ = std::move(*service);
-    HttpServerOptions ho;
-    ho.listen = "127.0.0.1:0";
-    ho.threads = 2;
-    auto server = HttpServer::Start(service_.get(), ho);
-    REQUIRE(server.ok());
-    server_ = std::move(*server);
-  }
-  ~ReportsServer() {
-    server_.reset();
-    service_.reset();
+    live_ = std::make_unique<testing::LiveService>(so, 2);
   }
 
   HttpAnswer Get(const std::string& user, const std::string& target) {
     std::map<std::string, std::string> h;
     if (!user.empty()) h["Authorization"] = "Bearer " + tokens_.at(user);
-    return HttpCall(server_->port(), "GET", target, "", h);
+    return HttpCall(live_->port(), "GET", target, "", h);
   }
   HttpAnswer Post(const std::string& user, const std::string& target, const json& body) {
-    return HttpCall(server_->port(), "POST", target, body.dump(), {{"Authorization", "Bearer " + tokens_.at(user)}});
+    return HttpCall(live_->port(), "POST", target, body.dump(), {{"Authorization", "Bearer " + tokens_.at(user)}});
   }
   // Opens a risk item (found 2025-09-26) and returns the whole answer.
   json OpenRisk(const std::string& user, const std::string& office, const std::string& ent,
@@ -179,8 +155,7 @@ class ReportsServer {
   TempDir dir_;
   std::string data_;
   std::map<std::string, std::string> tokens_;
-  std::unique_ptr<Service> service_;
-  std::unique_ptr<HttpServer> server_;
+  std::unique_ptr<testing::LiveService> live_;
 };
 
 json CliJson(const std::vector<std::string>& args) {
