@@ -240,7 +240,9 @@ namespace {
 class Canonicalizer {
  public:
   Canonicalizer(std::string_view in, std::string* out)
-      : p_(in.data()), end_(in.data() + in.size()), out_(out) {}
+      : p_(in.data()), end_(in.data() + in.size()), out_(out) {
+    members_.reserve(16);
+  }
 
   bool Run() {
     SkipSpace();
