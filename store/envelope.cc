@@ -1,8 +1,18 @@
 #include "store/envelope.h"
 
+// The one-call SHA256() of OpenSSL 3 fetches the digest and allocates a
+// context on every call, several times the cost of hashing ~500 bytes; the
+// low-level functions (deprecated in 3.0, still supported) do not.
+#define OPENSSL_SUPPRESS_DEPRECATED
 #include <openssl/sha.h>
 
+#include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <cstring>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include "store/event_store.h"  // EventHash
 
@@ -103,7 +113,54 @@ void Encode(const RecordedEvent& e, std::string* out) {
 
 Hash Sha256(std::string_view bytes) {
   Hash h;
-  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(), h.data());
+  SHA256_CTX ctx;
+  SHA256_Init(&ctx);
+  SHA256_Update(&ctx, bytes.data(), bytes.size());
+  SHA256_Final(h.data(), &ctx);
+  return h;
+}
+
+namespace {
+constexpr size_t kHeaderBytes = 1 + 3 * 8;  // format, position, version, recorded_at
+constexpr size_t kTrailerBytes = 2 * 32;    // prev_hash, hash
+
+void SetU64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+}  // namespace
+
+void LayOutRecord(const NewEvent& e, std::string_view command_id, std::string* record) {
+  record->clear();
+  record->reserve(kHeaderBytes + 8 * 4 + e.stream_id.size() + e.type.size() +
+                  e.occurred_at.size() + e.actor.user_id.size() + e.actor.role.size() +
+                  e.actor.office.size() + command_id.size() + e.payload_json.size() +
+                  kTrailerBytes);
+  record->push_back(static_cast<char>(kFormat));
+  record->append(kHeaderBytes - 1, '\0');
+  PutStr(record, e.stream_id);
+  PutStr(record, e.type);
+  PutStr(record, e.occurred_at);
+  PutStr(record, e.actor.user_id);
+  PutStr(record, e.actor.role);
+  PutStr(record, e.actor.office);
+  PutStr(record, command_id);
+  PutStr(record, e.payload_json);
+  record->append(kTrailerBytes, '\0');
+}
+
+Hash SealRecord(std::string* record, uint64_t position, uint64_t version, UnixMicros recorded_at,
+                const Hash& prev_hash) {
+  char* p = record->data();
+  const size_t n = record->size();
+  SetU64(p + 1, position);
+  SetU64(p + 9, version);
+  SetU64(p + 17, static_cast<uint64_t>(recorded_at));
+  std::memcpy(p + n - kTrailerBytes, prev_hash.data(), prev_hash.size());
+  Hash h = Sha256(std::string_view(p, n - 32));
+  std::memcpy(p + n - 32, h.data(), h.size());
   return h;
 }
 
@@ -172,6 +229,236 @@ Status DecodeView(std::string_view stored, EventView* v) {
   v->recorded_at = static_cast<UnixMicros>(recorded);
   v->hash_bytes = reinterpret_cast<const uint8_t*>(r.end);
   return Status::OK();
+}
+
+namespace {
+
+// One pass over the text, writing the canonical form as it goes. Objects
+// are written in input order and reordered afterwards only when their keys
+// were not already sorted (callers that build payloads with nlohmann send
+// them sorted).
+class Canonicalizer {
+ public:
+  Canonicalizer(std::string_view in, std::string* out)
+      : p_(in.data()), end_(in.data() + in.size()), out_(out) {
+    members_.reserve(16);
+  }
+
+  bool Run() {
+    SkipSpace();
+    if (p_ == end_ || *p_ != '{' || !Object(1)) return false;
+    SkipSpace();
+    return p_ == end_;
+  }
+
+ private:
+  static constexpr int kMaxDepth = 32;  // well inside the general path's limit
+  // A member as written: `"key":value` at [begin, end) of *out_.
+  struct Member {
+    std::string_view key;
+    size_t begin, end;
+  };
+
+  void SkipSpace() {
+    while (p_ != end_ && (*p_ == ' ' || *p_ == '\n' || *p_ == '\r' || *p_ == '\t')) ++p_;
+  }
+
+  bool Value(int depth) {
+    if (p_ == end_) return false;
+    switch (*p_) {
+      case '{': return depth < kMaxDepth && Object(depth + 1);
+      case '[': return depth < kMaxDepth && Array(depth + 1);
+      case '"': return String(false, nullptr);
+      case 't': return Literal("true", 4);
+      case 'f': return Literal("false", 5);
+      case 'n': return Literal("null", 4);
+      default: return Number();
+    }
+  }
+
+  bool Literal(const char* word, size_t n) {
+    if (static_cast<size_t>(end_ - p_) < n || std::memcmp(p_, word, n) != 0) return false;
+    out_->append(word, n);
+    p_ += n;
+    return true;
+  }
+
+  // The escapes dump() writes itself (\" \\ \b \f \n \r \t) are copied;
+  // \u and \/ would be rewritten, so they take the general path, as does
+  // any escape in a key (keys sort by their unescaped bytes).
+  bool String(bool is_key, std::string_view* key) {
+    const char* start = p_++;
+    for (;;) {
+      if (p_ == end_) return false;
+      unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') break;
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        if (is_key || end_ - p_ < 2) return false;
+        char e = p_[1];
+        if (e != '"' && e != '\\' && e != 'b' && e != 'f' && e != 'n' && e != 'r' && e != 't')
+          return false;
+        p_ += 2;
+        continue;
+      }
+      ++p_;
+    }
+    ++p_;
+    if (key != nullptr) *key = std::string_view(start + 1, static_cast<size_t>(p_ - start - 2));
+    out_->append(start, static_cast<size_t>(p_ - start));
+    return true;
+  }
+
+  // Short integers are already canonical. Any other number is written as
+  // nlohmann writes it, by parsing and dumping that one token: a number's
+  // text does not depend on where it stands.
+  bool Number() {
+    const char* start = p_;
+    bool plain = true;
+    if (p_ != end_ && *p_ == '-') ++p_;
+    const char* digits = p_;
+    if (p_ == end_) return false;
+    if (*p_ == '0') {
+      ++p_;
+    } else if (*p_ >= '1' && *p_ <= '9') {
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    } else {
+      return false;
+    }
+    size_t int_digits = static_cast<size_t>(p_ - digits);
+    if (p_ != end_ && *p_ == '.') {
+      plain = false;
+      ++p_;
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    if (p_ != end_ && (*p_ == 'e' || *p_ == 'E')) {
+      plain = false;
+      ++p_;
+      if (p_ != end_ && (*p_ == '+' || *p_ == '-')) ++p_;
+      if (p_ == end_ || *p_ < '0' || *p_ > '9') return false;
+      while (p_ != end_ && *p_ >= '0' && *p_ <= '9') ++p_;
+    }
+    bool negative_zero = digits != start && int_digits == 1 && *digits == '0';
+    if (plain && int_digits <= 18 && !negative_zero) {
+      out_->append(start, static_cast<size_t>(p_ - start));
+      return true;
+    }
+    if (!plain) {
+      // nlohmann reads a fraction or an exponent as a double (strtod, which
+      // rounds correctly, as from_chars does) and writes it with to_chars;
+      // out of range values go the long way below.
+      double d;
+      auto r = std::from_chars(start, p_, d);
+      if (r.ec == std::errc() && r.ptr == p_ && std::isfinite(d)) {
+        char buf[64];
+        char* e = nlohmann::detail::to_chars(buf, buf + sizeof buf, d);
+        out_->append(buf, static_cast<size_t>(e - buf));
+        return true;
+      }
+    }
+    nlohmann::json j = nlohmann::json::parse(start, p_, nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded() || !j.is_number()) return false;
+    out_->append(j.dump());
+    return true;
+  }
+
+  bool Array(int depth) {
+    ++p_;
+    out_->push_back('[');
+    SkipSpace();
+    if (p_ != end_ && *p_ == ']') {
+      ++p_;
+      out_->push_back(']');
+      return true;
+    }
+    for (;;) {
+      SkipSpace();
+      if (!Value(depth)) return false;
+      SkipSpace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        out_->push_back(',');
+        ++p_;
+        continue;
+      }
+      if (*p_ != ']') return false;
+      ++p_;
+      out_->push_back(']');
+      return true;
+    }
+  }
+
+  bool Object(int depth) {
+    ++p_;
+    const size_t body = out_->size() + 1;  // first byte after '{'
+    out_->push_back('{');
+    const size_t first = members_.size();  // this object's members: [first, end)
+    SkipSpace();
+    if (p_ != end_ && *p_ == '}') {
+      ++p_;
+      out_->push_back('}');
+      return true;
+    }
+    for (;;) {
+      SkipSpace();
+      if (p_ == end_ || *p_ != '"') return false;
+      Member m;
+      m.begin = out_->size();
+      if (!String(true, &m.key)) return false;
+      SkipSpace();
+      if (p_ == end_ || *p_ != ':') return false;
+      ++p_;
+      out_->push_back(':');
+      SkipSpace();
+      if (!Value(depth)) return false;
+      m.end = out_->size();
+      members_.push_back(m);
+      SkipSpace();
+      if (p_ == end_) return false;
+      if (*p_ == ',') {
+        out_->push_back(',');
+        ++p_;
+        continue;
+      }
+      if (*p_ != '}') return false;
+      ++p_;
+      break;
+    }
+    auto begin = members_.begin() + static_cast<std::ptrdiff_t>(first);
+    bool sorted = true;
+    for (auto it = begin + 1; it < members_.end(); ++it) {
+      if (it[-1].key == it->key) return false;  // duplicate: the general path decides
+      if (it->key < it[-1].key) sorted = false;
+    }
+    if (!sorted) {
+      std::sort(begin, members_.end(),
+                [](const Member& a, const Member& b) { return a.key < b.key; });
+      for (auto it = begin + 1; it < members_.end(); ++it)
+        if (it[-1].key == it->key) return false;
+      scratch_.assign(*out_, body, std::string::npos);
+      out_->resize(body);
+      for (auto it = begin; it < members_.end(); ++it) {
+        if (it != begin) out_->push_back(',');
+        out_->append(scratch_, it->begin - body, it->end - it->begin);
+      }
+    }
+    out_->push_back('}');
+    members_.resize(first);
+    return true;
+  }
+
+  const char* p_;
+  const char* end_;
+  std::string* out_;
+  std::vector<Member> members_;  // of the objects being written, outermost first
+  std::string scratch_;
+};
+
+}  // namespace
+
+bool CanonicalJsonObject(std::string_view in, std::string* out) {
+  return Canonicalizer(in, out).Run();
 }
 
 std::string PositionKey(uint64_t position) {

@@ -2,12 +2,14 @@
 // doc/event_format.md for the keys, the envelope and the hash chain.
 //
 // Write path (after LevelDB's DBImpl::Write writer queue, taken further):
-// appenders validate their request on their own thread, enqueue it and wait.
+// appenders validate their request on their own thread, canonicalize the
+// payloads and lay out each event's stored record (all that does not depend
+// on the order of the log), enqueue it and wait.
 // One committer at a time (an appender thread holding the committer role, see
-// Commit) drains every waiting request into one WriteBatch:
-// checks idempotency and expected versions, assigns positions, chains the
-// hashes, runs the commit hooks, and writes the batch. With pipelined commit
-// the batch is written without sync and handed to a syncer thread, which
+// Commit) drains every waiting request into one WriteBatch: checks
+// idempotency and expected versions, assigns positions, seals the records
+// (chaining the hashes), runs the commit hooks, and writes the batch. With
+// pipelined commit the batch is written without sync and handed to a syncer thread, which
 // fsyncs the WAL (covering every batch written before the call) while the
 // committer builds the next batch; only then are the appenders acknowledged
 // and the durable mark advanced. Readers never look past the durable mark.
@@ -29,6 +31,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <chrono>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <thread>
@@ -61,6 +64,13 @@ constexpr size_t kMaxGroupWriters = 4096;
 
 std::string BE64(uint64_t v) { return envelope::PositionKey(v); }
 
+void SetBE64(char* p, uint64_t v) {
+  for (int i = 7; i >= 0; --i) {
+    p[i] = static_cast<char>(v & 0xff);
+    v >>= 8;
+  }
+}
+
 std::string StreamKey(const std::string& stream, uint64_t version) {
   std::string k = stream;
   k.push_back('\0');
@@ -80,6 +90,16 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
 bool ValidText(std::string_view s, bool no_controls) {
   size_t i = 0;
   while (i < s.size()) {
+    if (!no_controls) {
+      // Runs of ASCII, eight bytes at a time (most of a JSON payload).
+      while (s.size() - i >= 8) {
+        uint64_t word;
+        std::memcpy(&word, s.data() + i, 8);
+        if (word & 0x8080808080808080ull) break;
+        i += 8;
+      }
+      if (i == s.size()) break;
+    }
     unsigned char c = static_cast<unsigned char>(s[i]);
     if (c < 0x80) {
       if (no_controls && (c < 0x20 || c == 0x7f)) return false;
@@ -145,9 +165,17 @@ Status CheckType(const std::string& type, const std::string& field) {
 
 // Parses the payload with a depth limit (deep nesting would exhaust the stack)
 // and returns its canonical text: keys sorted, no insignificant white space.
+// Most payloads take envelope::CanonicalJsonObject's path, which writes the
+// same text without building a document (parsing and dumping one was most
+// of an append's CPU time); the rest, errors included, take nlohmann's.
 Result<std::string> CanonicalPayload(const std::string& text, const std::string& field) {
   if (!ValidText(text, false))
     return Status::InvalidArgument("payload is not valid UTF-8", field);
+  {
+    std::string out;
+    out.reserve(text.size());
+    if (envelope::CanonicalJsonObject(text, &out)) return out;
+  }
   bool too_deep = false;
   nlohmann::json j;
   try {
@@ -435,6 +463,9 @@ class EventStoreImpl final : public EventStore {
  private:
   struct Writer {
     AppendRequest request;
+    // The stored value of each event, laid out by the appender (see
+    // envelope::LayOutRecord) and sealed by the committer.
+    std::vector<std::string> records;
     Status status;
     AppendResult result;
     // Its own lock and signal: acknowledging a writer touches nothing shared.
@@ -448,7 +479,8 @@ class EventStoreImpl final : public EventStore {
     std::vector<Writer*> writers;  // to acknowledge once durable
     uint64_t last_position = 0;
     Hash last_hash{};
-    std::vector<std::string> command_ids;  // to drop from inflight_ once durable
+    // To drop from inflight_ once durable (views of the writers' ids).
+    std::vector<std::string_view> command_ids;
   };
 
   Status Validate(AppendRequest* r) const;
@@ -488,7 +520,9 @@ class EventStoreImpl final : public EventStore {
   UnixMicros last_recorded_at_ = 0;
   std::unordered_map<std::string, uint64_t> stream_cache_;
   // Results of commands written but not yet durable, for duplicates that arrive meanwhile.
-  std::unordered_map<std::string, AppendResult> inflight_;
+  // Keys and results live in the writers, which are acknowledged only after
+  // their entries are erased (FinishGroup).
+  std::unordered_map<std::string_view, const AppendResult*> inflight_;
   std::mutex inflight_mu_;  // inflight_ is erased by the syncer
 
   // Groups written, waiting for the syncer.
@@ -693,35 +727,42 @@ Status EventStoreImpl::Validate(AppendRequest* r) const {
                                    "/events");
   for (size_t i = 0; i < r->events.size(); ++i) {
     NewEvent& e = r->events[i];
-    std::string at = "/events/" + std::to_string(i);
-    RETURN_IF_ERROR(CheckId(e.stream_id, "event " + std::to_string(i) + ": stream id", at + "/stream_id"));
-    RETURN_IF_ERROR(CheckType(e.type, at + "/type"));
+    // Messages and field paths are built only for an error: on the way to
+    // the committer every allocation counts.
+    auto at = [i](const char* field) { return "/events/" + std::to_string(i) + field; };
+    auto event_i = [i] { return "event " + std::to_string(i); };
+    if (Status s = CheckId(e.stream_id, "stream id", ""); !s.ok())
+      return CheckId(e.stream_id, event_i() + ": stream id", at("/stream_id"));
+    if (Status s = CheckType(e.type, ""); !s.ok()) return CheckType(e.type, at("/type"));
     auto t = ParseRfc3339(e.occurred_at);
     if (!t.ok())
-      return Status::InvalidArgument("event " + std::to_string(i) + ": occurred_at: " +
-                                         t.status().message(),
-                                     at + "/occurred_at");
+      return Status::InvalidArgument(event_i() + ": occurred_at: " + t.status().message(),
+                                     at("/occurred_at"));
     for (auto [value, name] : {std::pair{&e.actor.user_id, "user_id"}, {&e.actor.role, "role"},
                                {&e.actor.office, "office"}}) {
       if (value->size() > kMaxIdBytes || !ValidText(*value, true))
-        return Status::InvalidArgument("event " + std::to_string(i) + ": actor " + name +
+        return Status::InvalidArgument(event_i() + ": actor " + name +
                                            " must be valid UTF-8 without control characters, at most " +
                                            std::to_string(kMaxIdBytes) + " bytes",
-                                       at + "/actor/" + name);
+                                       at("/actor/") + name);
     }
-    auto canonical = CanonicalPayload(e.payload_json, at + "/payload");
-    if (!canonical.ok())
-      return canonical.status().WithContext("event " + std::to_string(i));
-    e.payload_json = std::move(canonical).value();
+    {
+      auto canonical = CanonicalPayload(e.payload_json, std::string());
+      if (!canonical.ok()) {
+        Status s = canonical.status();
+        return Status(s.code(), s.message(), at("/payload")).WithContext(event_i());
+      }
+      e.payload_json = std::move(canonical).value();
+    }
     size_t size = 1 + 24 + 4 * 8 + 32 + e.stream_id.size() + e.type.size() + e.occurred_at.size() +
                   e.actor.user_id.size() + e.actor.role.size() + e.actor.office.size() +
                   r->command_id.size() + e.payload_json.size();
     if (size > options_.max_event_bytes)
-      return Status::InvalidArgument("event " + std::to_string(i) + " is " + std::to_string(size) +
+      return Status::InvalidArgument(event_i() + " is " + std::to_string(size) +
                                          " bytes encoded; the limit is " +
                                          std::to_string(options_.max_event_bytes) +
                                          " (store large documents elsewhere and reference them)",
-                                     at);
+                                     at(""));
   }
   for (size_t i = 0; i < r->expectations.size(); ++i) {
     RETURN_IF_ERROR(CheckId(r->expectations[i].stream_id, "expectation stream id",
@@ -749,6 +790,9 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   RETURN_IF_ERROR(Validate(&request));
   Writer w;
   w.request = std::move(request);
+  w.records.resize(w.request.events.size());
+  for (size_t i = 0; i < w.records.size(); ++i)
+    envelope::LayOutRecord(w.request.events[i], w.request.command_id, &w.records[i]);
   bool lead = false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -858,20 +902,23 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   }
   rocksdb::WriteBatch wb;
   GroupAuxWriter aux(db_, aux_cf(), &wb);
-  std::unordered_map<std::string, uint64_t> group_versions;
-  std::unordered_map<std::string, AppendResult> group_commands;
+  // Commands of this group, for repeats within it; keys and results live in
+  // the writers, which outlast the group.
+  std::unordered_map<std::string_view, const AppendResult*> group_commands;
   std::vector<Writer*> finished_now;  // refused: acknowledge at once
   Group group;
   uint64_t pos = next_position_;
   Hash prev = last_hash_;
   UnixMicros now = std::max(options_.clock->Now(), last_recorded_at_);
-  std::string scratch;
+  std::string stream_key;
 
+  // stream_cache_ takes this group's versions as its appends succeed (a
+  // failed write clears it), so it is trimmed only here, between groups:
+  // the versions of a group not yet written are nowhere else.
+  if (stream_cache_.size() > (1u << 20)) stream_cache_.clear();
   auto current_version = [&](const std::string& stream) -> Result<uint64_t> {
-    if (auto g = group_versions.find(stream); g != group_versions.end()) return g->second;
     if (auto c = stream_cache_.find(stream); c != stream_cache_.end()) return c->second;
     ASSIGN_OR_RETURN(uint64_t v, LookupStreamVersion(stream, false));
-    if (stream_cache_.size() > (1u << 20)) stream_cache_.clear();
     stream_cache_[stream] = v;
     return v;
   };
@@ -892,10 +939,10 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     // Idempotency: a command already written (durable or in flight) returns its result.
     {
       const AppendResult* seen = nullptr;
-      if (auto g = group_commands.find(req.command_id); g != group_commands.end()) seen = &g->second;
+      if (auto g = group_commands.find(req.command_id); g != group_commands.end()) seen = g->second;
       std::lock_guard<std::mutex> l(inflight_mu_);
       if (!seen)
-        if (auto f = inflight_.find(req.command_id); f != inflight_.end()) seen = &f->second;
+        if (auto f = inflight_.find(req.command_id); f != inflight_.end()) seen = f->second;
       if (seen) {
         w->result = *seen;
         w->result.duplicate = true;
@@ -948,52 +995,68 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
       continue;
     }
 
-    // Assign positions and versions, chain the hashes, write the keys.
+    // Assign positions and versions, chain the hashes, write the keys. The
+    // records were laid out on the appenders' threads (see Append); here
+    // they get only what the order of the log decides.
     aux.SetSavePoint();
-    std::vector<RecordedEvent> recorded;
-    recorded.reserve(req.events.size());
-    std::unordered_map<std::string, uint64_t> local_versions;
+    const bool hooked = !options_.hooks.empty();
+    std::vector<RecordedEvent> recorded;  // only for the hooks
+    if (hooked) recorded.reserve(req.events.size());
     AppendResult result;
     result.first_position = pos;
+    // The streams of this append and their versions so far; appends touch
+    // one stream or a few, so a scan beats a hash map here.
+    auto& local_versions = result.streams;
     uint64_t p = pos;
     Hash h = prev;
     Status build;
-    for (NewEvent& ne : req.events) {
-      uint64_t base;
-      if (auto lv = local_versions.find(ne.stream_id); lv != local_versions.end()) {
-        base = lv->second;
-      } else {
+    for (size_t k = 0; k < req.events.size(); ++k) {
+      NewEvent& ne = req.events[k];
+      xiaohao::StreamVersion* sv = nullptr;
+      for (auto& l : local_versions)
+        if (l.stream_id == ne.stream_id) {
+          sv = &l;
+          break;
+        }
+      if (sv == nullptr) {
         auto v = current_version(ne.stream_id);
         if (!v.ok()) {
           build = v.status();
           break;
         }
-        base = *v;
-        result.streams.push_back({ne.stream_id, 0});
+        local_versions.push_back({ne.stream_id, *v});
+        sv = &local_versions.back();
       }
-      RecordedEvent e;
-      e.position = p++;
-      e.stream_id = std::move(ne.stream_id);
-      e.version = base + 1;
-      local_versions[e.stream_id] = e.version;
-      e.type = std::move(ne.type);
-      e.occurred_at = std::move(ne.occurred_at);
-      e.recorded_at = now;
-      e.actor = std::move(ne.actor);
-      e.command_id = req.command_id;
-      e.payload_json = std::move(ne.payload_json);
-      e.prev_hash = h;
-      scratch.clear();
-      envelope::Encode(e, &scratch);
-      e.hash = envelope::Sha256(scratch);
-      h = e.hash;
-      scratch.append(reinterpret_cast<const char*>(e.hash.data()), e.hash.size());
-      wb.Put(events_cf(), envelope::PositionKey(e.position), scratch);
-      wb.Put(streams_cf(), StreamKey(e.stream_id, e.version), envelope::PositionKey(e.position));
-      recorded.push_back(std::move(e));
+      const uint64_t version = ++sv->version;
+      std::string& record = w->records[k];
+      const Hash event_prev = h;
+      h = envelope::SealRecord(&record, p, version, now, event_prev);
+      char position_key[8];
+      SetBE64(position_key, p);
+      wb.Put(events_cf(), rocksdb::Slice(position_key, 8), record);
+      stream_key.assign(ne.stream_id);
+      stream_key.push_back('\0');
+      stream_key.append(8, '\0');
+      SetBE64(stream_key.data() + stream_key.size() - 8, version);
+      wb.Put(streams_cf(), stream_key, rocksdb::Slice(position_key, 8));
+      if (hooked) {
+        RecordedEvent e;
+        e.position = p;
+        e.stream_id = std::move(ne.stream_id);
+        e.version = version;
+        e.type = std::move(ne.type);
+        e.occurred_at = std::move(ne.occurred_at);
+        e.recorded_at = now;
+        e.actor = std::move(ne.actor);
+        e.command_id = req.command_id;
+        e.payload_json = std::move(ne.payload_json);
+        e.prev_hash = event_prev;
+        e.hash = h;
+        recorded.push_back(std::move(e));
+      }
+      ++p;
     }
     if (build.ok()) {
-      for (auto& sv : result.streams) sv.version = local_versions[sv.stream_id];
       result.last_position = p - 1;
       wb.Put(commands_cf(), req.command_id, EncodeAppendResult(result));
       for (CommitHook* hook : options_.hooks) {
@@ -1015,9 +1078,9 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     aux.PopSavePoint();
     pos = p;
     prev = h;
-    for (auto& [s, v] : local_versions) group_versions[s] = v;
-    group_commands[req.command_id] = result;
+    for (const auto& sv : local_versions) stream_cache_[sv.stream_id] = sv.version;
     w->result = std::move(result);
+    group_commands[req.command_id] = &w->result;
     group.writers.push_back(w);
     group.command_ids.push_back(req.command_id);
   }
@@ -1048,9 +1111,8 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     next_position_ = pos;
     last_hash_ = prev;
     last_recorded_at_ = now;
-    for (auto& [s, v] : group_versions) stream_cache_[s] = v;
     std::lock_guard<std::mutex> l(inflight_mu_);
-    for (auto& [c, r] : group_commands) inflight_[c] = r;
+    for (auto& [c, r] : group_commands) inflight_.emplace(c, r);
   }
   group.last_position = next_position_ - 1;
   group.last_hash = last_hash_;
@@ -1058,7 +1120,13 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     std::lock_guard<std::mutex> l(sync_mu_);
     sync_queue_writers_ += static_cast<int>(group.writers.size());
     sync_queue_.push_back(std::move(group));
-    sync_cv_.notify_one();
+    // Wake the syncer only when it has something to start on or stops
+    // lingering for this group (see SyncerLoop); otherwise every group
+    // written during a linger cost it a wake-up and a thread switch. It
+    // wakes at the linger's deadline anyway.
+    if (sync_queue_.size() == 1 ||
+        sync_queue_writers_ >= active_.load(std::memory_order_relaxed))
+      sync_cv_.notify_one();
   } else {
     FinishGroup(group, Status::OK());
   }
