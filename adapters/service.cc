@@ -323,8 +323,7 @@ struct Service::Impl {
   WorkflowRegistry registry;
   // The deadline index is a commit hook of the store: created before it,
   // destroyed after it.
-  EventStore* raw_store = nullptr;
-  std::unique_ptr<DeadlineIndex> deadline_index = std::make_unique<DeadlineIndex>(&raw_store);
+  std::unique_ptr<DeadlineIndex> deadline_index = std::make_unique<DeadlineIndex>();
   std::unique_ptr<EventStore> store;
   std::unique_ptr<CommandHandler> commands;
   // Destroyed before the store: the timer and the alert sinks use it.
@@ -1430,7 +1429,6 @@ Result<std::unique_ptr<Service>> Service::Open(const ServiceOptions& options) {
   auto store = EventStore::Open(so);
   if (!store.ok()) return store.status().WithContext("opening " + options.data_dir);
   impl->store = std::move(*store);
-  impl->raw_store = impl->store.get();
 
   // The chain is verified from the last position verified at an earlier
   // start (kept in aux as "svc/verified" = "<position>:<hash>"), after

@@ -57,10 +57,13 @@ const char* StageName(IndexedDeadline::Stage s);
 
 class DeadlineIndex final : public CommitHook {
  public:
-  explicit DeadlineIndex(EventStore** store) : store_(store) {}
+  // Reads go through the store the index is attached to (CommitHook::Attach):
+  // create the index, pass it in StoreOptions::hooks, then open the store.
+  DeadlineIndex() = default;
 
   std::string Name() const override { return "deadlines"; }
   Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) override;
+  void Attach(EventStore* store) override { store_ = store; }
 
   // Called (on the committer thread) whenever a deadline's next fire is set,
   // so a waiting scheduler can wake earlier. Thread-safe; once it returns, the
@@ -96,12 +99,12 @@ class DeadlineIndex final : public CommitHook {
   Status Remove(const IndexedDeadline& d);
 
  private:
-  EventStore* store() const { return *store_; }
+  EventStore* store() const { return store_; }
   // The entries that queue or due-date `keys` point to (the ident
   // "<case>\0<name>" starts at ident_offset), in order; entries removed since
   // the keys were scanned are left out.
   Result<std::vector<IndexedDeadline>> Load(const std::vector<std::string>& keys, size_t ident_offset) const;
-  EventStore** store_;  // the store is opened after the hook is created
+  EventStore* store_ = nullptr;  // set by Attach
   std::mutex on_scheduled_mu_;
   std::function<void(UnixMicros, uint64_t)> on_scheduled_;  // GUARDED_BY(on_scheduled_mu_)
 };

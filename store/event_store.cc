@@ -1422,6 +1422,7 @@ Result<std::unique_ptr<EventStore>> EventStore::Open(const StoreOptions& options
     return Status::InvalidArgument("no data directory given; pass --data DIR", "path");
   auto store = std::make_unique<EventStoreImpl>(options);
   RETURN_IF_ERROR(store->Init());
+  for (CommitHook* hook : options.hooks) hook->Attach(store.get());
   return std::unique_ptr<EventStore>(std::move(store));
 }
 

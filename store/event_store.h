@@ -75,6 +75,8 @@ struct AppendResult {
 
 // Reads and writes the auxiliary keyspace (projections, deadline index) of
 // one atomic write. Get sees what earlier hooks in the same write have put.
+class EventStore;
+
 class AuxWriter {
  public:
   virtual ~AuxWriter() = default;
@@ -96,6 +98,10 @@ class CommitHook {
   // A stable name; the store keeps the hook's checkpoint under it.
   virtual std::string Name() const = 0;
   virtual Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) = 0;
+  // Called by EventStore::Open once the store is open (after the hook has
+  // caught up), before Open returns: a hook that also answers queries reads
+  // through `store`, which it must not use after the store is destroyed.
+  virtual void Attach(EventStore* store) { (void)store; }
 };
 
 struct StoreOptions {

@@ -31,8 +31,7 @@ constexpr int kLeads = 200;
 // handler, scheduler, outbox. Time is simulated.
 struct Engine : WorkflowFixture {
   ManualClock clock{At("2025-01-01T00:00:00+08:00")};
-  EventStore* raw = nullptr;
-  DeadlineIndex index{&raw};
+  DeadlineIndex index;
   std::unique_ptr<EventStore> store;
   std::unique_ptr<CommandHandler> handler;
   std::unique_ptr<DeadlineScheduler> scheduler;
@@ -46,7 +45,6 @@ struct Engine : WorkflowFixture {
     auto s = EventStore::Open(o);
     REQUIRE(s.ok());
     store = std::move(s).value();
-    raw = store.get();
     handler = std::make_unique<CommandHandler>(store.get(), &registry, &calendar, &tree, &clock);
     scheduler = std::make_unique<DeadlineScheduler>(
         SchedulerDeps{store.get(), &index, handler.get(), &registry, &calendar, &tree});

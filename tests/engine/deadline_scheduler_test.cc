@@ -21,8 +21,7 @@ using nlohmann::json;
 struct SchedulerFixture : WorkflowFixture {
   std::unique_ptr<FaultInjectionEnv> fs = FaultInjectionEnv::Create(/*in_memory=*/true);
   ManualClock clock{At("2025-01-01T00:00:00+08:00")};
-  EventStore* raw_store = nullptr;
-  DeadlineIndex index{&raw_store};
+  DeadlineIndex index;
   std::unique_ptr<EventStore> store;
   std::unique_ptr<CommandHandler> handler;
   std::unique_ptr<DeadlineScheduler> scheduler;
@@ -32,7 +31,6 @@ struct SchedulerFixture : WorkflowFixture {
     scheduler.reset();
     handler.reset();
     store.reset();
-    raw_store = nullptr;
     StoreOptions o;
     o.path = "/mem/db";
     o.env = fs->env();
@@ -42,7 +40,6 @@ struct SchedulerFixture : WorkflowFixture {
     INFO(s.status().ToString());
     REQUIRE(s.ok());
     store = std::move(s).value();
-    raw_store = store.get();
     handler = std::make_unique<CommandHandler>(store.get(), &registry, &calendar, &tree, &clock);
     scheduler = std::make_unique<DeadlineScheduler>(
         SchedulerDeps{store.get(), &index, handler.get(), &registry, &calendar, &tree});

@@ -489,6 +489,14 @@ namespace {
 class CountingHook : public CommitHook {
  public:
   std::string Name() const override { return "counter"; }
+  void Attach(EventStore* store) override {
+    attached = store;
+    // Attach comes after the catch-up: the hook's keys are already there.
+    auto v = store->GetAux("count/a.b");
+    count_at_attach = v.ok() && v->has_value() ? std::stoi(**v) : 0;
+  }
+  EventStore* attached = nullptr;
+  int count_at_attach = -1;
   Status OnEvents(const std::vector<RecordedEvent>& events, AuxWriter& aux) override {
     for (const auto& e : events) {
       if (e.type == "hook.refuse") return Status::InvalidArgument("refused by hook");
@@ -541,6 +549,9 @@ TEST_CASE("a hook registered after events exist is caught up from its checkpoint
   CountingHook hook;
   f.Reopen(true, {&hook});
   CHECK(AuxCount(*f.store, "a.b") == 60);
+  // The store hands itself to the hook at open, once it has caught up.
+  CHECK(hook.attached == f.store.get());
+  CHECK(hook.count_at_attach == 60);
   REQUIRE(f.store->Append(Req("more", {Ev("s", "a.b")})).ok());
   f.Reopen(true, {&hook});  // checkpoint current: nothing replayed twice
   CHECK(AuxCount(*f.store, "a.b") == 61);
