@@ -530,6 +530,9 @@ class EventStoreImpl final : public EventStore {
   std::condition_variable sync_cv_;
   std::deque<Group> sync_queue_;
   bool sync_stopping_ = false;
+  // A first group was queued without waking the syncer, because the
+  // committer had more appenders to write; it wakes it on giving up the role.
+  bool sync_wake_owed_ = false;  // GUARDED_BY(sync_mu_)
   bool syncing_ = false;  // GUARDED_BY(sync_mu_): the syncer holds groups it has not finished
   int sync_queue_writers_ = 0;  // GUARDED_BY(sync_mu_): writers in sync_queue_
   std::atomic<int> active_{0};  // appenders inside Append
@@ -855,6 +858,13 @@ void EventStoreImpl::Commit(Writer* self) {
       }
       if (queue_.empty() || self_done) {
         committing_ = false;
+        {
+          std::lock_guard<std::mutex> sl(sync_mu_);
+          if (sync_wake_owed_) {
+            sync_wake_owed_ = false;
+            sync_cv_.notify_one();
+          }
+        }
         if (!queue_.empty()) {
           Writer* next = queue_.front();
           std::lock_guard<std::mutex> n(next->mu);
@@ -1103,6 +1113,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     if (inline_sync) {
       earlier.swap(sync_queue_);
       sync_queue_writers_ = 0;
+      sync_wake_owed_ = false;
       syncing_ = true;  // the syncer, if it wakes, finds nothing to sync
     }
   }
@@ -1135,16 +1146,31 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   group.last_position = next_position_ - 1;
   group.last_hash = last_hash_;
   if (!inline_sync) {
+    bool more;  // appenders waiting for this committer: the round goes on
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      more = !queue_.empty();
+    }
     std::lock_guard<std::mutex> l(sync_mu_);
     sync_queue_writers_ += static_cast<int>(group.writers.size());
     sync_queue_.push_back(std::move(group));
     // Wake the syncer only when it has something to start on or stops
     // lingering for this group (see SyncerLoop); otherwise every group
     // written during a linger cost it a wake-up and a thread switch. It
-    // wakes at the linger's deadline anyway.
-    if (sync_queue_.size() == 1 ||
-        sync_queue_writers_ >= active_.load(std::memory_order_relaxed))
+    // wakes at the linger's deadline anyway. A first group with more
+    // appenders queued behind it wakes it only when this committer gives up
+    // the role (see Commit): the round may well end in an inline sync.
+    if (sync_queue_writers_ >= active_.load(std::memory_order_relaxed)) {
+      sync_wake_owed_ = false;
       sync_cv_.notify_one();
+    } else if (sync_queue_.size() == 1) {
+      if (more) {
+        sync_wake_owed_ = true;
+      } else {
+        sync_wake_owed_ = false;
+        sync_cv_.notify_one();
+      }
+    }
   } else {
     finish_earlier(Status::OK());
     FinishGroup(group, Status::OK());
