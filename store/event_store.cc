@@ -530,6 +530,9 @@ class EventStoreImpl final : public EventStore {
   std::condition_variable sync_cv_;
   std::deque<Group> sync_queue_;
   bool sync_stopping_ = false;
+  // A first group was queued without waking the syncer, because the
+  // committer had more appenders to write; it wakes it on giving up the role.
+  bool sync_wake_owed_ = false;  // GUARDED_BY(sync_mu_)
   bool syncing_ = false;  // GUARDED_BY(sync_mu_): the syncer holds groups it has not finished
   int sync_queue_writers_ = 0;  // GUARDED_BY(sync_mu_): writers in sync_queue_
   std::atomic<int> active_{0};  // appenders inside Append
@@ -855,6 +858,13 @@ void EventStoreImpl::Commit(Writer* self) {
       }
       if (queue_.empty() || self_done) {
         committing_ = false;
+        {
+          std::lock_guard<std::mutex> sl(sync_mu_);
+          if (sync_wake_owed_) {
+            sync_wake_owed_ = false;
+            sync_cv_.notify_one();
+          }
+        }
         if (!queue_.empty()) {
           Writer* next = queue_.front();
           std::lock_guard<std::mutex> n(next->mu);
@@ -1089,14 +1099,32 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   if (group.writers.empty()) return;
 
   // Pipelining pays only when a sync is under way or other appenders are
-  // coming: when this group holds every appender in the store and nothing is
-  // syncing, the committer syncs it itself and saves a thread hop.
+  // coming. When nothing is syncing and this group with the groups already
+  // waiting for the syncer holds every appender in the store (the syncer's
+  // linger would end now), the committer takes those groups and syncs them
+  // with its own: the sync covers everything written before it, and the
+  // syncer's wake-up and thread switch are saved on every such round.
   bool inline_sync = !options_.pipelined_commit;
+  std::deque<Group> earlier;  // written before this group, synced with it
   if (!inline_sync) {
     std::lock_guard<std::mutex> l(sync_mu_);
-    inline_sync = sync_queue_.empty() && !syncing_ &&
-                  static_cast<int>(group.writers.size()) >= active_.load(std::memory_order_relaxed);
+    inline_sync = !syncing_ && sync_queue_writers_ + static_cast<int>(group.writers.size()) >=
+                                   active_.load(std::memory_order_relaxed);
+    if (inline_sync) {
+      earlier.swap(sync_queue_);
+      sync_queue_writers_ = 0;
+      sync_wake_owed_ = false;
+      syncing_ = true;  // the syncer, if it wakes, finds nothing to sync
+    }
   }
+  // Ends the inline sync: acknowledges the earlier groups (with `s`) and hands
+  // the syncer back its role.
+  auto finish_earlier = [&](const Status& s) {
+    if (!options_.pipelined_commit || !inline_sync) return;
+    for (Group& g : earlier) FinishGroup(g, s);
+    std::lock_guard<std::mutex> l(sync_mu_);
+    syncing_ = false;
+  };
   if (!group_commands.empty()) {
     rocksdb::WriteOptions wo;
     wo.sync = inline_sync;
@@ -1105,6 +1133,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
       Status err = FromRocks(ws, "writing events");
       SetBackgroundError(err);
       stream_cache_.clear();
+      finish_earlier(BackgroundError());
       FinishGroup(group, BackgroundError());
       return;
     }
@@ -1117,17 +1146,33 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   group.last_position = next_position_ - 1;
   group.last_hash = last_hash_;
   if (!inline_sync) {
+    bool more;  // appenders waiting for this committer: the round goes on
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      more = !queue_.empty();
+    }
     std::lock_guard<std::mutex> l(sync_mu_);
     sync_queue_writers_ += static_cast<int>(group.writers.size());
     sync_queue_.push_back(std::move(group));
     // Wake the syncer only when it has something to start on or stops
     // lingering for this group (see SyncerLoop); otherwise every group
     // written during a linger cost it a wake-up and a thread switch. It
-    // wakes at the linger's deadline anyway.
-    if (sync_queue_.size() == 1 ||
-        sync_queue_writers_ >= active_.load(std::memory_order_relaxed))
+    // wakes at the linger's deadline anyway. A first group with more
+    // appenders queued behind it wakes it only when this committer gives up
+    // the role (see Commit): the round may well end in an inline sync.
+    if (sync_queue_writers_ >= active_.load(std::memory_order_relaxed)) {
+      sync_wake_owed_ = false;
       sync_cv_.notify_one();
+    } else if (sync_queue_.size() == 1) {
+      if (more) {
+        sync_wake_owed_ = true;
+      } else {
+        sync_wake_owed_ = false;
+        sync_cv_.notify_one();
+      }
+    }
   } else {
+    finish_earlier(Status::OK());
     FinishGroup(group, Status::OK());
   }
 }
@@ -1145,6 +1190,8 @@ void EventStoreImpl::SyncerLoop() {
       while (!sync_stopping_ && sync_queue_writers_ < active_.load(std::memory_order_relaxed) &&
              sync_cv_.wait_until(l, deadline) != std::cv_status::timeout) {
       }
+      // A committer may have synced them inline meanwhile (see ProcessGroup).
+      if (sync_queue_.empty()) continue;
       groups.swap(sync_queue_);
       sync_queue_writers_ = 0;
       syncing_ = true;
