@@ -17,6 +17,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/env.h>
+#include <rocksdb/file_system.h>
 #include <rocksdb/filter_policy.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/options.h>
@@ -38,6 +39,7 @@
 #include <unordered_map>
 
 #include "store/envelope.h"
+#include "store/wal.h"
 #include "store/time_format.h"
 
 namespace xiaohao {
@@ -501,6 +503,9 @@ class EventStoreImpl final : public EventStore {
   rocksdb::ColumnFamilyHandle* aux_cf() const { return handles_[4]; }
 
   StoreOptions options_;
+  // Both outlive db_ (declared before it; the destructor deletes db_ first).
+  std::unique_ptr<rocksdb::Env> wal_env_;  // the zero-ahead WAL file system (store/wal.h)
+  WalContinuityFilter wal_filter_;
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
@@ -552,7 +557,18 @@ Status EventStoreImpl::Init() {
   rocksdb::Options opts;
   opts.create_if_missing = options_.create_if_missing;
   opts.create_missing_column_families = true;
-  if (options_.env != nullptr) opts.env = options_.env;
+  if (options_.env != nullptr) {
+    opts.env = options_.env;
+  } else if (!options_.read_only) {
+    // The real disk: WAL files are written with zeros ahead of the writer so
+    // that a commit's sync does not also commit a new file size (store/wal.h).
+    wal_env_ = rocksdb::NewCompositeEnv(
+        NewZeroAheadWalFileSystem(rocksdb::FileSystem::Default()));
+    opts.env = wal_env_.get();
+  }
+  // Replay stops at a gap in the WAL's sequence numbers (store/wal.h): a
+  // zeroed page must not let later, never-acknowledged batches in over a hole.
+  opts.wal_filter = &wal_filter_;
   // Recover up to the first bad record of the WAL tail and no further: an
   // acknowledged append was synced, so it lies before any torn tail. Never
   // kSkipAnyCorruptedRecords, which could drop records from the middle.
@@ -618,6 +634,13 @@ Status EventStoreImpl::Init() {
                                         "' is in use by another xiaohao process (" +
                                         s.ToString() + "); read-only commands still work");
     return FromRocks(s, "opening the event store at '" + options_.path + "'");
+  }
+
+  if (wal_filter_.stopped()) {
+    // Normal after a crash that tore the unsynced tail; kept in RocksDB's LOG
+    // for whoever investigates one.
+    rocksdb::Log(rocksdb::InfoLogLevel::WARN_LEVEL, db_->GetDBOptions().info_log, "xiaohao: %s",
+                 wal_filter_.why().c_str());
   }
 
   // Format version: written once when the store is created; an unknown one is refused.
