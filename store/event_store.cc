@@ -39,8 +39,9 @@
 #include <unordered_map>
 
 #include "store/envelope.h"
-#include "store/wal.h"
 #include "store/time_format.h"
+#include "store/utf8.h"
+#include "store/wal.h"
 
 namespace xiaohao {
 
@@ -88,52 +89,14 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   return Status::Internal(what + ": " + s.ToString());
 }
 
-// Valid UTF-8 (no overlongs, no surrogates) and, if no_controls, no C0/DEL.
+// Valid UTF-8 (store/utf8.h) and, if no_controls, no C0/DEL (ids and types).
 bool ValidText(std::string_view s, bool no_controls) {
-  size_t i = 0;
-  while (i < s.size()) {
-    if (!no_controls) {
-      // Runs of ASCII, eight bytes at a time (most of a JSON payload).
-      while (s.size() - i >= 8) {
-        uint64_t word;
-        std::memcpy(&word, s.data() + i, 8);
-        if (word & 0x8080808080808080ull) break;
-        i += 8;
-      }
-      if (i == s.size()) break;
+  if (no_controls)
+    for (char ch : s) {
+      unsigned char c = static_cast<unsigned char>(ch);
+      if (c < 0x20 || c == 0x7f) return false;
     }
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      if (no_controls && (c < 0x20 || c == 0x7f)) return false;
-      ++i;
-      continue;
-    }
-    int n;
-    uint32_t cp;
-    if ((c & 0xe0) == 0xc0) {
-      n = 1;
-      cp = c & 0x1f;
-    } else if ((c & 0xf0) == 0xe0) {
-      n = 2;
-      cp = c & 0x0f;
-    } else if ((c & 0xf8) == 0xf0) {
-      n = 3;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + n >= s.size()) return false;  // truncated sequence
-    for (int k = 1; k <= n; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xc0) != 0x80) return false;
-      cp = cp << 6 | (cc & 0x3f);
-    }
-    if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) || (n == 3 && cp < 0x10000) ||
-        cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-      return false;
-    i += n + 1;
-  }
-  return true;
+  return IsValidUtf8(s);
 }
 
 Status CheckId(const std::string& value, const std::string& what, const std::string& field) {
