@@ -176,6 +176,11 @@ int RunDossier(const Common& a, const std::string& enterprise) {
 // --- report rates / plan ------------------------------------------------
 
 int RunRates(const Common& a, int year) {
+  if (year == 0) {
+    // This year in China Standard Time, as GET /v1/rates defaults to.
+    unsigned m, d;
+    CivilFromDays(CstDayOf(SystemClock::Default()->Now()), &year, &m, &d);
+  }
   auto env = OpenEnv(a);
   if (!env.ok()) return Fail(env.status());
   auto view = ViewReader::Open((*env)->store.get(), &(*env)->registry, (*env)->time);
@@ -369,13 +374,13 @@ void RegisterReportCommands(CLI::App& app, int* exit_code) {
   dossier->callback([ds, ent, exit_code] { *exit_code = RunDossier(*ds, *ent); });
 
   auto ra = std::make_shared<Common>();
-  auto year = std::make_shared<int>(2025);
+  auto year = std::make_shared<int>(0);
   CLI::App* rates = report->add_subcommand(
       "rates", "Online-sales leads answered in time, self-inspection reports received, follow-up coverage,\n"
                "inspections against supervision-level frequencies");
   AddCommon(rates, ra.get());
   rates->add_option("--office", ra->office, "Unit (default: the root of the tree)");
-  rates->add_option("--year", *year, "Year (default 2025)");
+  rates->add_option("--year", *year, "Year, like 2025 (default: this year, China Standard Time)");
   rates->callback([ra, year, exit_code] { *exit_code = RunRates(*ra, *year); });
 
   auto pl = std::make_shared<Common>();

@@ -6,6 +6,8 @@
 #include <sstream>
 
 #include "engine/command_handler.h"
+#include "store/clock.h"
+#include "store/time_format.h"
 #include "tests/engine/workflow_fixture.h"
 #include "tests/test_util.h"
 
@@ -198,6 +200,20 @@ TEST_CASE("cli import enterprises: a bad row imports nothing, a good file feeds 
   CHECK(level3["enterprises"] == 2);
   CHECK(level3["inspected"] == 1);  // ENT-A on 2025-10-21
   CHECK(level3["met"] == false);
+
+  // Without --year: this year in China Standard Time, as GET /v1/rates.
+  int this_year;
+  unsigned month, day;
+  CivilFromDays(CstDayOf(SystemClock::Default()->Now()), &this_year, &month, &day);
+  auto by_default = RunXiaohao({"report", "rates", "--data", data, "--office", "shizhu", "--format", "json"});
+  auto explicit_year = RunXiaohao({"report", "rates", "--data", data, "--office", "shizhu", "--year",
+                                   std::to_string(this_year), "--format", "json"});
+  REQUIRE(by_default.exit_code == 0);
+  CHECK(Json(by_default)["year"] == this_year);
+  CHECK(by_default.out == explicit_year.out);
+  auto bad_year = RunXiaohao({"report", "rates", "--data", data, "--year", "20250"});
+  CHECK(bad_year.exit_code != 0);
+  CHECK(bad_year.err.find("year 20250 is out of range") != std::string::npos);
 
   auto plan = Json(RunXiaohao({"report", "plan", "--data", data, "--quarter", "2025Q4", "--format", "json"}));
   REQUIRE(plan["rows"].size() == 10);
