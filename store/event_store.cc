@@ -472,6 +472,15 @@ class EventStoreImpl final : public EventStore {
   rocksdb::DB* db_ = nullptr;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
 
+  // Held around every db_->Write (and Put) of this store, so RocksDB never
+  // forms a write group of two threads. The committer is the only frequent
+  // writer; WriteAux callers (subscriptions, rebuilds) wait a moment for it.
+  // Without it a group's leader copies another thread's WriteBatch under
+  // RocksDB's own uninstrumented atomics, which ThreadSanitizer reports as a
+  // race in our frames (tests/CMakeLists.txt); with it the hand-off is this
+  // mutex, which TSan sees, and the subscription tests run under TSan.
+  std::mutex write_mu_;
+
   // Queue of waiting appenders.
   mutable std::mutex mu_;
   std::deque<Writer*> queue_;
@@ -618,6 +627,7 @@ Status EventStoreImpl::Init() {
     if (!options_.read_only) {
       rocksdb::WriteOptions wo;
       wo.sync = true;
+      std::lock_guard<std::mutex> w(write_mu_);
       s = db_->Put(wo, meta_cf(), kFormatKey, std::to_string(kFormatVersion));
       if (!s.ok()) return FromRocks(s, "writing the format version");
     }
@@ -699,7 +709,10 @@ Status EventStoreImpl::CatchUpHooks() {
       wb.Put(aux_cf(), cp_key, BE64(cp));
       rocksdb::WriteOptions wo;
       wo.sync = true;
-      s = db_->Write(wo, wb.GetWriteBatch());
+      {
+        std::lock_guard<std::mutex> w(write_mu_);
+        s = db_->Write(wo, wb.GetWriteBatch());
+      }
       if (!s.ok()) return FromRocks(s, "writing the catch-up of hook " + hook->Name());
     }
   }
@@ -1114,7 +1127,11 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   if (!group_commands.empty()) {
     rocksdb::WriteOptions wo;
     wo.sync = inline_sync;
-    rocksdb::Status ws = db_->Write(wo, &wb);
+    rocksdb::Status ws;
+    {
+      std::lock_guard<std::mutex> wl(write_mu_);
+      ws = db_->Write(wo, &wb);
+    }
     if (!ws.ok()) {
       Status err = FromRocks(ws, "writing events");
       SetBackgroundError(err);
@@ -1401,6 +1418,7 @@ Status EventStoreImpl::WriteAux(const AuxBatch& batch, bool sync) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  std::lock_guard<std::mutex> w(write_mu_);
   return FromRocks(db_->Write(wo, &wb), "writing aux keys");
 }
 
