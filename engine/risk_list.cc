@@ -37,8 +37,16 @@ Result<RiskListReport> BuildRiskList(ViewReader& view, const JurisdictionTree& t
 
   // Buckets by (quarter, office), from the projection or the filtered cases.
   std::map<std::string, RiskCounts> buckets;
+  // A filter on one of the bucketed fields alone reads that field's buckets.
+  const RiskFilter& f = q.filter;
+  const bool enterprise_or_state = !f.enterprise.empty() || !f.state.empty();
+  const int dims = !f.source.empty() + !f.risk_level.empty() + !f.product_category.empty();
   if (q.filter.empty() && !q.include_items) {
     ASSIGN_OR_RETURN(buckets, view.Buckets());
+  } else if (dims == 1 && !enterprise_or_state && !q.include_items) {
+    const char* dim = !f.source.empty() ? "source" : !f.risk_level.empty() ? "risk_level" : "product_category";
+    const std::string& value = !f.source.empty() ? f.source : !f.risk_level.empty() ? f.risk_level : f.product_category;
+    ASSIGN_OR_RETURN(buckets, view.DimensionBuckets(dim, value));
   } else {
     RETURN_IF_ERROR(view.ForEachCase([&](const CaseSummary& s) {
       std::string b = BucketOf(s);

@@ -5,8 +5,10 @@
 //
 // An item belongs to the quarter of its opening business date in CST, and to
 // its unit as it stands (after reassignments). Voided items are left out.
-// Without filters the report reads the projection's buckets only (fast at a
-// million cases); with filters it reads every case summary.
+// Without filters, or filtered by exactly one of source, risk level and
+// product category, the report reads the projection's buckets only (fast at
+// a million cases); with other filters, several at once, or the items asked
+// for, it reads every case summary.
 #ifndef XIAOHAO_ENGINE_RISK_LIST_H_
 #define XIAOHAO_ENGINE_RISK_LIST_H_
 

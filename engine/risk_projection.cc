@@ -140,6 +140,26 @@ std::string BucketOf(const CaseSummary& s) {
   return QuarterOfDay(s.opened_day) + "/" + s.office;
 }
 
+const std::string& DimensionValue(const CaseSummary& s, std::string_view dim) {
+  if (dim == "source") return s.source;
+  if (dim == "risk_level") return s.risk_level;
+  return s.product_category;  // the last of kBucketDimensions
+}
+
+std::string DimensionValuePrefix(std::string_view dim, std::string_view value) {
+  std::string k(dim);
+  k.push_back('\0');
+  k.append(value);
+  k.push_back('\0');
+  return k;
+}
+
+std::string DimensionBucketKey(std::string_view dim, std::string_view value, std::string_view bucket) {
+  std::string k = DimensionValuePrefix(dim, value);
+  k.append(bucket);
+  return k;
+}
+
 Result<CaseSummary*> ProjectionState::LoadCase(std::string_view id) {
   key_.assign(id);
   auto it = cases_.find(key_);
@@ -166,6 +186,17 @@ Result<RiskCounts*> ProjectionState::LoadBucket(const std::string& key) {
   return &buckets_.emplace(key, std::move(c)).first->second;
 }
 
+Result<RiskCounts*> ProjectionState::LoadDimensionBucket(const std::string& key) {
+  auto it = dim_buckets_.find(key);
+  if (it != dim_buckets_.end()) return &it->second;
+  RiskCounts c;
+  if (loader_) {
+    ASSIGN_OR_RETURN(auto v, loader_(kDimensionBucketKeyPrefix + key));
+    if (v) { ASSIGN_OR_RETURN(c, RiskCounts::Decode(*v)); }
+  }
+  return &dim_buckets_.emplace(key, std::move(c)).first->second;
+}
+
 Status ProjectionState::Apply(const RecordedEvent& e) { return Apply(EventView::Of(e)); }
 
 Status ProjectionState::Apply(const EventView& e) {
@@ -186,22 +217,40 @@ Status ProjectionState::Apply(const EventView& e) {
   bool old_bucketed = bucketed(*s);
   int64_t old_day = s->opened_day;
   std::string old_office = s->office;
+  std::string old_dims[std::size(kBucketDimensions)];
+  for (size_t d = 0; d < std::size(kBucketDimensions); ++d)
+    old_dims[d] = DimensionValue(*s, kBucketDimensions[d]);
   RiskCounts old_c = ContributionOf(*s);
   if (!FoldCaseEvent(*registry_, e, s)) return Status::OK();
   RiskCounts new_c = ContributionOf(*s);
+  bool same_dims = true;
+  for (size_t d = 0; d < std::size(kBucketDimensions); ++d)
+    same_dims = same_dims && old_dims[d] == DimensionValue(*s, kBucketDimensions[d]);
   bool same_bucket_inputs = old_bucketed == bucketed(*s) && (!old_bucketed || (old_day == s->opened_day &&
                                                                                old_office == s->office));
-  if (same_bucket_inputs && old_c == new_c) return Status::OK();
+  if (same_bucket_inputs && same_dims && old_c == new_c) return Status::OK();
   std::string old_bucket = old_bucketed ? QuarterOfDay(old_day) + "/" + old_office : std::string();
   std::string new_bucket = BucketOf(*s);
-  if (old_bucket == new_bucket && old_c == new_c) return Status::OK();
+  if (old_bucket == new_bucket && same_dims && old_c == new_c) return Status::OK();
   if (!old_bucket.empty()) {
     ASSIGN_OR_RETURN(RiskCounts * b, LoadBucket(old_bucket));
     b->Add(old_c, -1);
+    for (size_t d = 0; d < std::size(kBucketDimensions); ++d) {
+      if (old_dims[d].empty()) continue;
+      ASSIGN_OR_RETURN(RiskCounts * db,
+                       LoadDimensionBucket(DimensionBucketKey(kBucketDimensions[d], old_dims[d], old_bucket)));
+      db->Add(old_c, -1);
+    }
   }
   if (!new_bucket.empty()) {
     ASSIGN_OR_RETURN(RiskCounts * b, LoadBucket(new_bucket));
     b->Add(new_c, +1);
+    for (const char* dim : kBucketDimensions) {
+      const std::string& value = DimensionValue(*s, dim);
+      if (value.empty()) continue;
+      ASSIGN_OR_RETURN(RiskCounts * db, LoadDimensionBucket(DimensionBucketKey(dim, value, new_bucket)));
+      db->Add(new_c, +1);
+    }
   }
   return Status::OK();
 }
@@ -227,11 +276,16 @@ void ProjectionState::WriteSharedTo(AuxBatch* batch) const {
     if (c.zero()) batch->Delete(kBucketKeyPrefix + key);
     else batch->Put(kBucketKeyPrefix + key, c.Encode());
   }
+  for (const auto& [key, c] : dim_buckets_) {
+    if (c.zero()) batch->Delete(kDimensionBucketKeyPrefix + key);
+    else batch->Put(kDimensionBucketKeyPrefix + key, c.Encode());
+  }
   for (const auto& [ent, rec] : register_) batch->Put(kRegisterKeyPrefix + ent, rec);
 }
 
 void ProjectionState::MergeShared(const ProjectionState& other) {
   for (const auto& [key, c] : other.buckets_) buckets_[key].Add(c);
+  for (const auto& [key, c] : other.dim_buckets_) dim_buckets_[key].Add(c);
   for (const auto& [ent, rec] : other.register_) register_[ent] = rec;
 }
 
@@ -240,7 +294,11 @@ Result<ProjectionStatus> ReadProjectionStatus(EventStore& store) {
   ASSIGN_OR_RETURN(auto cp, store.GetAux(kProjectionCheckpointKey));
   if (cp) st.checkpoint = std::stoull(*cp);
   ASSIGN_OR_RETURN(auto rb, store.GetAux(kProjectionRebuildingKey));
-  st.rebuilding = rb.has_value();
+  ASSIGN_OR_RETURN(auto format, store.GetAux(kProjectionFormatKey));
+  st.format_current = format && *format == kProjectionFormat;
+  // Keys written by an older build (no rl/format, or another one) lack what
+  // this build reads: readers fold the log, and Start() rebuilds.
+  st.rebuilding = rb.has_value() || (cp.has_value() && !st.format_current);
   return st;
 }
 
@@ -268,6 +326,12 @@ Status RiskListProjection::CatchUp() {
       continue;
     }
     checkpoint_.store(st.checkpoint);
+    if (!st.format_current) {
+      // A new projection (no checkpoint yet): say which format it is written in.
+      AuxBatch format;
+      format.Put(kProjectionFormatKey, kProjectionFormat);
+      RETURN_IF_ERROR(store_->WriteAux(format, /*sync=*/true));
+    }
     if (st.checkpoint >= store_->DurableHead()) return Status::OK();
     ProjectionState state(registry_, [this](const std::string& k) { return store_->GetAux(k); });
     uint64_t folded = 0;
@@ -417,6 +481,7 @@ Result<uint64_t> RiskListProjection::Rebuild(int threads) {
   // log, in order): the checkpoint and the end of the marker.
   AuxBatch last;
   last.Put(kProjectionCheckpointKey, std::to_string(head));
+  last.Put(kProjectionFormatKey, kProjectionFormat);
   last.Delete(kProjectionRebuildingKey);
   RETURN_IF_ERROR(WriteMerged(*store_, std::move(shared), std::move(old_keys), &last));
   checkpoint_.store(head);

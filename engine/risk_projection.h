@@ -5,10 +5,18 @@
 //   rl/c/<case id>                      -> CaseSummary (binary, engine/case_summary.h)
 //   rl/a/<YYYYQn>/<office>              -> RiskCounts of the risk items opened
 //                                          in that quarter whose unit is office
+//   rl/d/<dim> \0 <value> \0 <YYYYQn>/<office>
+//                                       -> the same RiskCounts over only the items
+//                                          whose <dim> (source | risk_level |
+//                                          product_category) is <value>, so that a
+//                                          risk list filtered by one of them reads
+//                                          buckets, not every case summary
 //   rl/e/<enterprise> \0 <case id>      -> ""  (supervision dossier index)
 //   rl/r/<enterprise>                   -> the enterprise register record (JSON)
 //   rl/checkpoint                       -> last folded position (decimal)
 //   rl/rebuilding                       -> present while a rebuild is under way
+//   rl/format                           -> kProjectionFormat; a projection written
+//                                          by an older build is rebuilt on start
 //
 // The fold is a pure function of the log prefix: the same events give the
 // same keys, whether folded in batches of one or all at once
@@ -29,6 +37,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 #include "engine/case_summary.h"
@@ -44,6 +53,19 @@ inline constexpr char kDossierKeyPrefix[] = "rl/e/";
 inline constexpr char kRegisterKeyPrefix[] = "rl/r/";
 inline constexpr char kProjectionCheckpointKey[] = "rl/checkpoint";
 inline constexpr char kProjectionRebuildingKey[] = "rl/rebuilding";
+inline constexpr char kDimensionBucketKeyPrefix[] = "rl/d/";
+inline constexpr char kProjectionFormatKey[] = "rl/format";
+// 2: dimension buckets (rl/d/). Bump when the keys change meaning.
+inline constexpr char kProjectionFormat[] = "2";
+
+// The case fields a risk list can be filtered by that have buckets of their
+// own (rl/d/). The others (enterprise, state) are answered from summaries.
+inline constexpr const char* kBucketDimensions[] = {"source", "risk_level", "product_category"};
+// The value of one of kBucketDimensions in a summary.
+const std::string& DimensionValue(const CaseSummary& s, std::string_view dim);
+// The key under kDimensionBucketKeyPrefix, and its prefix for one value.
+std::string DimensionBucketKey(std::string_view dim, std::string_view value, std::string_view bucket);
+std::string DimensionValuePrefix(std::string_view dim, std::string_view value);
 inline constexpr char kEnterpriseStreamPrefix[] = "$enterprise-";
 inline constexpr char kEnterpriseRegistered[] = "enterprise.registered";
 
@@ -109,25 +131,31 @@ class ProjectionState {
   };
   const std::unordered_map<std::string, Touched>& cases() const { return cases_; }
   const std::map<std::string, RiskCounts>& buckets() const { return buckets_; }
+  // Keyed as DimensionBucketKey (without kDimensionBucketKeyPrefix).
+  const std::map<std::string, RiskCounts>& dimension_buckets() const { return dim_buckets_; }
   const std::map<std::string, std::string>& register_records() const { return register_; }
 
  private:
   Result<CaseSummary*> LoadCase(std::string_view id);
   Result<RiskCounts*> LoadBucket(const std::string& key);
+  Result<RiskCounts*> LoadDimensionBucket(const std::string& key);
 
   const WorkflowRegistry* registry_;
   Loader loader_;
   std::unordered_map<std::string, Touched> cases_;
   std::map<std::string, RiskCounts> buckets_;
+  std::map<std::string, RiskCounts> dim_buckets_;
   std::map<std::string, std::string> register_;  // enterprise -> record JSON
   uint64_t last_position_ = 0;
   std::string key_;  // LoadCase's lookup key, kept to reuse its buffer
 };
 
-// The stored checkpoint (0 when none) and whether a rebuild was interrupted.
+// The stored checkpoint (0 when none) and whether the stored keys are not to
+// be used: a rebuild was interrupted, or they were written in an older format.
 struct ProjectionStatus {
   uint64_t checkpoint = 0;
   bool rebuilding = false;
+  bool format_current = false;  // rl/format is kProjectionFormat
 };
 Result<ProjectionStatus> ReadProjectionStatus(EventStore& store);
 

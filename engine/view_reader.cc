@@ -104,6 +104,32 @@ Result<std::map<std::string, RiskCounts>> ViewReader::Buckets() {
   return out;
 }
 
+Result<std::map<std::string, RiskCounts>> ViewReader::DimensionBuckets(std::string_view dim,
+                                                                       std::string_view value) {
+  const std::string prefix = DimensionValuePrefix(dim, value);
+  std::map<std::string, RiskCounts> out;
+  if (overlay_) {
+    Status inner;
+    RETURN_IF_ERROR(store_->ScanAux(kDimensionBucketKeyPrefix + prefix, [&](const std::string& k, const std::string& v) {
+      auto c = RiskCounts::Decode(v);
+      if (!c.ok()) {
+        inner = c.status();
+        return false;
+      }
+      out[k.substr(sizeof(kDimensionBucketKeyPrefix) - 1 + prefix.size())] = std::move(*c);
+      return true;
+    }));
+    RETURN_IF_ERROR(inner);
+  }
+  for (auto it = state_.dimension_buckets().lower_bound(prefix);
+       it != state_.dimension_buckets().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
+    std::string bucket = it->first.substr(prefix.size());
+    if (it->second.zero()) out.erase(bucket);
+    else out[bucket] = it->second;
+  }
+  return out;
+}
+
 Result<std::map<std::string, std::string>> ViewReader::Register() {
   std::map<std::string, std::string> out;
   if (overlay_) {

@@ -51,6 +51,9 @@ class ViewReader {
   Result<std::optional<CaseSummary>> Case(const std::string& case_id);
   // The risk-list buckets ("<YYYYQn>/<office>" -> counts).
   Result<std::map<std::string, RiskCounts>> Buckets();
+  // The same over only the risk items whose `dim` (one of
+  // kBucketDimensions) is `value`; keys "<YYYYQn>/<office>" as Buckets().
+  Result<std::map<std::string, RiskCounts>> DimensionBuckets(std::string_view dim, std::string_view value);
   // The enterprise register: code -> record (JSON text).
   Result<std::map<std::string, std::string>> Register();
   // Case ids naming an enterprise (the dossier index).
