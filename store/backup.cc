@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "store/wal.h"
+
 namespace xiaohao {
 
 namespace {
@@ -86,7 +88,12 @@ Result<BackupReport> CopyView(const std::string& source, const std::string& dest
   // The writer may delete a file (a finished compaction) between reading the
   // MANIFEST and opening the file; a fresh attempt reads the new MANIFEST.
   Db src;
+  // As the writer replays: never past a gap in the WAL's sequence numbers
+  // (store/wal.h), so the copy is a prefix of whole commits.
+  std::unique_ptr<WalContinuityFilter> filter;
   for (int attempt = 0;; ++attempt) {
+    filter = std::make_unique<WalContinuityFilter>();
+    opts.wal_filter = filter.get();
     s = rocksdb::DB::OpenForReadOnly(opts, source, cfs, &src.handles, &src.db);
     if (s.ok()) break;
     src.handles.clear();
