@@ -13,6 +13,7 @@
 #include <cstring>
 #include <functional>
 #include <mutex>
+#include <new>
 #include <thread>
 #include <vector>
 
@@ -135,9 +136,17 @@ class ZeroAheadWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
     constexpr size_t kChunk = 1 << 20;
     std::unique_ptr<char, decltype(&std::free)> zeros(
         static_cast<char*>(std::aligned_alloc(kAlign, kChunk)), &std::free);
-    if (zeros == nullptr) return;
-    std::memset(zeros.get(), 0, kChunk);
+    std::unique_ptr<char[]> scratch(new (std::nothrow) char[kChunk]);  // read-back target
     std::unique_lock<std::mutex> l(mu_);
+    if (zeros == nullptr || scratch == nullptr) {
+      // No memory for the buffers: give up the zero-ahead, and release a
+      // writer that may be waiting for the extension it asked for.
+      disabled_ = true;
+      inflight_ = false;
+      cv_.notify_all();
+      return;
+    }
+    std::memset(zeros.get(), 0, kChunk);
     for (;;) {
       cv_.wait(l, [&] { return stopping_ || inflight_; });
       if (!inflight_) return;  // stopping, nothing to finish
@@ -160,7 +169,7 @@ class ZeroAheadWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
       // (~100 us, measured: it ate the whole gain). Clean cached pages cost
       // nothing to overwrite and nothing to the next fdatasync.
       for (uint64_t r = begin; ok && r < end && !stopping_.load();) {
-        ssize_t got = ::pread(read_fd_, zeros.get(), static_cast<size_t>(std::min<uint64_t>(end - r, kChunk)),
+        ssize_t got = ::pread(read_fd_, scratch.get(), static_cast<size_t>(std::min<uint64_t>(end - r, kChunk)),
                               static_cast<off_t>(r));
         if (got < 0 && errno == EINTR) continue;
         if (got <= 0) break;  // only a speed-up; the zeros are on disk either way
