@@ -1,8 +1,6 @@
 // The chain-head export: at start, on request (SIGUSR1 for `xiaohao serve`),
 // on a schedule and at exit (adapters/chain_head_log.h).
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -13,6 +11,7 @@
 
 #include "adapters/chain_head_log.h"
 #include "store/event_store.h"
+#include "tests/adapters/http_load.h"
 #include "tests/test_util.h"
 
 namespace xiaohao {
@@ -126,25 +125,10 @@ TEST_CASE("chain head log: xiaohao serve records at start, on SIGUSR1 and at exi
     REQUIRE(store.ok());
     for (int i = 0; i < 3; ++i) AppendOne(**store, i);
   }
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    ::close(out[0]);
-    ::close(out[1]);
-    std::string bin = XIAOHAO_BINARY;
-    std::string wf = testing::SourceDir() + "/workflows";
-    execl(bin.c_str(), bin.c_str(), "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0", "--workflows",
-          wf.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(out[1]);
-  std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-  ::close(out[0]);
-  REQUIRE(line.rfind("listening on", 0) == 0);
+  uint16_t port = 0;  // not used: the test speaks to the server by signals
+  pid_t pid = load::SpawnServe(XIAOHAO_BINARY, data, testing::SourceDir() + "/workflows",
+                               /*threads: the server's default*/ 0, &port);
+  REQUIRE(pid > 0);  // it printed "listening on http://127.0.0.1:<port>"
 
   std::string path = data + "/chain-heads.jsonl";
   auto lines = Lines(path);
@@ -155,11 +139,11 @@ TEST_CASE("chain head log: xiaohao serve records at start, on SIGUSR1 and at exi
 
   REQUIRE(::kill(pid, SIGUSR1) == 0);
   CHECK(Eventually([&] { return Lines(path).size() >= 2; }));
-  REQUIRE(::kill(pid, SIGTERM) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  int exit_code = load::StopServe(pid);  // SIGTERM, then waits
+  // As a shell shows it: -1 when not waited for, 128 + N when killed by signal N.
+  REQUIRE(exit_code >= 0);
+  REQUIRE(exit_code < 128);
+  CHECK(exit_code == 0);
 
   lines = Lines(path);
   REQUIRE(lines.size() == 3);

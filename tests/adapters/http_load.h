@@ -151,10 +151,18 @@ class Connection {
 };
 
 // Runs `<binary> serve` on data_dir with a kernel-chosen port; returns its pid
-// (or -1) and the port it printed. The child inherits stderr and the
-// scheduling policy (so `chrt` on the caller covers the server too).
+// (or -1, with no child left behind) and the port it printed. threads <= 0
+// passes no --threads (the server's default). The child inherits stderr and
+// the scheduling policy (so `chrt` on the caller covers the server too).
+// Shared by the load test, the HTTP benchmark and the tests that run the
+// real binary (service_http_test.cc, chain_head_log_test.cc).
 inline pid_t SpawnServe(const std::string& binary, const std::string& data_dir, const std::string& workflows,
                         int threads, uint16_t* port) {
+  const std::string t = std::to_string(threads);
+  std::vector<const char*> argv{binary.c_str(), "serve",       "--data",      data_dir.c_str(),
+                                "--listen",     "127.0.0.1:0", "--workflows", workflows.c_str()};
+  if (threads > 0) argv.insert(argv.end(), {"--threads", t.c_str()});
+  argv.push_back(nullptr);  // built before fork: the child only execs
   int out[2];
   if (::pipe(out) != 0) return -1;
   pid_t pid = ::fork();
@@ -162,9 +170,7 @@ inline pid_t SpawnServe(const std::string& binary, const std::string& data_dir, 
     ::dup2(out[1], 1);
     ::close(out[0]);
     ::close(out[1]);
-    std::string t = std::to_string(threads);
-    execl(binary.c_str(), binary.c_str(), "serve", "--data", data_dir.c_str(), "--listen", "127.0.0.1:0",
-          "--workflows", workflows.c_str(), "--threads", t.c_str(), static_cast<char*>(nullptr));
+    execv(binary.c_str(), const_cast<char* const*>(argv.data()));
     _exit(127);
   }
   ::close(out[1]);

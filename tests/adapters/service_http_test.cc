@@ -1,10 +1,7 @@
 // The HTTP/JSON service driven over real loopback sockets: the real Service
 // behind the real RESTinio server, in-process, on a port the kernel picks.
 // The SIGTERM test runs the built binary instead.
-#include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -19,6 +16,7 @@
 #include "store/event_store.h"
 #include "store/time_format.h"
 #include <fstream>
+#include "tests/adapters/http_load.h"
 #include "tests/adapters/http_test_client.h"
 #include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
@@ -418,32 +416,6 @@ TEST_CASE("service: a read-only server serves reads and answers commands 503", "
   CHECK(f.Post("li", "/v1/cases", ServerFixture::OpenBody("nanbin", "E1")).status == 503);
 }
 
-// Runs `xiaohao serve` as a child; returns its pid and the port it printed.
-pid_t SpawnServe(const std::string& data, uint16_t* port) {
-  int out[2];
-  REQUIRE(::pipe(out) == 0);
-  pid_t pid = ::fork();
-  if (pid == 0) {
-    ::dup2(out[1], 1);
-    ::close(out[0]);
-    ::close(out[1]);
-    std::string bin = XIAOHAO_BINARY;
-    std::string wf = testing::SourceDir() + "/workflows";
-    execl(bin.c_str(), bin.c_str(), "serve", "--data", data.c_str(), "--listen", "127.0.0.1:0", "--workflows",
-          wf.c_str(), static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  ::close(out[1]);
-  std::string line;
-  char c;
-  while (::read(out[0], &c, 1) == 1 && c != '\n') line.push_back(c);
-  ::close(out[0]);
-  size_t colon = line.rfind(':');
-  REQUIRE(line.rfind("listening on http://127.0.0.1:", 0) == 0);
-  *port = static_cast<uint16_t>(std::stoi(line.substr(colon + 1)));
-  return pid;
-}
-
 TEST_CASE("service: SIGTERM drains, exits 0, and loses nothing acknowledged", "[service][shutdown]") {
   TempDir dir;
   std::string data = dir.Sub("data");
@@ -455,7 +427,9 @@ TEST_CASE("service: SIGTERM drains, exits 0, and loses nothing acknowledged", "[
   auto token = AddUser(UsersFilePath(data), u, kDay, SystemClock::Default()->Now());
   REQUIRE(token.ok());
   uint16_t port = 0;
-  pid_t pid = SpawnServe(data, &port);
+  pid_t pid = load::SpawnServe(XIAOHAO_BINARY, data, testing::SourceDir() + "/workflows",
+                               /*threads: the server's default*/ 0, &port);
+  REQUIRE(pid > 0);
   std::map<std::string, std::string> auth{{"Authorization", "Bearer " + token->token}};
 
   // Eight clients open cases as fast as they can; SIGTERM arrives mid-stream.
@@ -476,13 +450,13 @@ TEST_CASE("service: SIGTERM drains, exits 0, and loses nothing acknowledged", "[
       }
     });
   std::this_thread::sleep_for(std::chrono::milliseconds(400));
-  REQUIRE(::kill(pid, SIGTERM) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  int exit_code = load::StopServe(pid);  // SIGTERM, then waits
   stop = true;
   for (auto& t : clients) t.join();
-  REQUIRE(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+  // As a shell shows it: -1 when not waited for, 128 + N when killed by signal N.
+  REQUIRE(exit_code >= 0);
+  REQUIRE(exit_code < 128);
+  CHECK(exit_code == 0);
   CHECK(!acknowledged.empty());
 
   StoreOptions so;
