@@ -6,30 +6,14 @@
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "engine/calendar.h"
-#include "engine/jurisdiction.h"
 #include "engine/workflow.h"
-#include "engine/workflow_registry.h"
 #include "store/time_format.h"
+#include "tests/fuzz/fuzz_common.h"
 
 using namespace xiaohao;
 
-namespace {
-struct World {
-  WorkflowRegistry registry;
-  BusinessCalendar calendar;
-  JurisdictionTree tree;
-  World() {
-    std::string dir = std::string(XIAOHAO_SOURCE_DIR) + "/workflows";
-    if (!registry.LoadDir(dir + "/definitions").ok()) std::abort();
-    calendar = std::move(BusinessCalendar::LoadDir(dir + "/calendars")).value();
-    tree = std::move(JurisdictionTree::LoadDir(dir + "/jurisdictions")).value();
-  }
-};
-}  // namespace
-
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* w = new World();
+  const fuzz::Workflows* w = &fuzz::ShippedWorkflows();
   std::string text(reinterpret_cast<const char*>(data), size);
   nlohmann::json body = nlohmann::json::parse(text, nullptr, false);
   if (body.is_discarded() || !body.is_object()) return 0;

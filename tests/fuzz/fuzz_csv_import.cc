@@ -12,27 +12,13 @@
 
 #include "adapters/csv.h"
 #include "adapters/risk_list_csv.h"
-#include "engine/calendar.h"
 #include "engine/command_handler.h"
-#include "engine/jurisdiction.h"
-#include "engine/workflow_registry.h"
 #include "store/time_format.h"
+#include "tests/fuzz/fuzz_common.h"
 
 using namespace xiaohao;
 
 namespace {
-struct World {
-  WorkflowRegistry registry;
-  BusinessCalendar calendar;
-  JurisdictionTree tree;
-  World() {
-    std::string dir = std::string(XIAOHAO_SOURCE_DIR) + "/workflows";
-    if (!registry.LoadDir(dir + "/definitions").ok()) std::abort();
-    calendar = std::move(BusinessCalendar::LoadDir(dir + "/calendars")).value();
-    tree = std::move(JurisdictionTree::LoadDir(dir + "/jurisdictions")).value();
-  }
-};
-
 std::string Requote(const std::vector<CsvRecord>& records) {
   std::string out;
   for (const auto& r : records) {
@@ -52,7 +38,7 @@ std::string Requote(const std::vector<CsvRecord>& records) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* w = new World();
+  const fuzz::Workflows* w = &fuzz::ShippedWorkflows();
   std::string_view text(reinterpret_cast<const char*>(data), size);
 
   auto records = ReadCsv(text);
