@@ -14,6 +14,7 @@
 #include <functional>
 #include <mutex>
 #include <new>
+#include <system_error>
 #include <thread>
 #include <vector>
 
@@ -39,8 +40,10 @@ namespace {
 //
 // The two never write the same bytes: the writer reserves its range (offset_)
 // before it writes, an extension starts at or past the reserved end, and a
-// writer whose range would reach into an extension still under way waits for
-// it (with `lead` bytes of room, in practice it never does).
+// writer whose range would reach into the part of an extension not yet
+// zeroed waits for the worker to pass it (ext_begin_ moves up a MiB at a
+// time). Appends of a few KiB, the committer's, have `lead` bytes of room
+// and do not wait.
 class ZeroAheadWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
  public:
   ZeroAheadWalFile(std::unique_ptr<rocksdb::FSWritableFile>&& f, const std::string& path,
@@ -125,8 +128,18 @@ class ZeroAheadWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
     ext_begin_ = AlignUp(std::max(prepared_end_, offset_ + options_.lead));
     ext_end_ = ext_begin_ + step_;
     inflight_ = true;
-    if (!worker_.joinable()) worker_ = std::thread([this] { WorkerLoop(); });
-    else cv_.notify_all();
+    if (worker_.joinable()) {
+      cv_.notify_all();
+      return;
+    }
+    try {
+      worker_ = std::thread([this] { WorkerLoop(); });
+    } catch (const std::system_error&) {
+      // No thread to be had: carry on as a growing file; nobody may wait
+      // for an extension that will not come.
+      inflight_ = false;
+      disabled_ = true;
+    }
   }
 
   static uint64_t AlignUp(uint64_t v) { return (v + kAlign - 1) / kAlign * kAlign; }
@@ -161,6 +174,13 @@ class ZeroAheadWalFile final : public rocksdb::FSWritableFileOwnerWrapper {
         if (w < 0 && errno == EINTR) continue;
         if (w <= 0 || w % kAlign != 0) { ok = false; break; }
         at += static_cast<uint64_t>(w);
+        // Hand the zeroed piece to the writer now: an append larger than the
+        // room left (a WAL buffer of a MiB, a rebuild's chunk) waits for one
+        // piece, not for the whole extension, its sync and its read-back,
+        // while it holds RocksDB's WAL lock and the store's write lock.
+        std::lock_guard<std::mutex> g(mu_);
+        ext_begin_ = at;
+        cv_.notify_all();
       }
       if (ok && ::fdatasync(fd_) != 0) ok = false;
       // Read the zeros back through the page cache. RocksDB writes the WAL in

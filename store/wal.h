@@ -13,12 +13,11 @@
 // skip records in the middle of the log: not acceptable for this record.
 //
 // What that changes on a crash, and how it is closed:
-// - A growing file's unsynced pages reach the disk in order (ext4 data=ordered
-//   writes data before it commits the size that exposes it). Pages
-//   overwritten in place have no such order: after a crash an unsynced page
-//   may read as zeros while a later unsynced page holds records. RocksDB's
-//   log reader skips a zeroed block silently (it takes it for preallocation),
-//   so it would replay the later records over a hole.
+// - After a crash, pages written since the last sync may be lost in any
+//   order, and pages overwritten in place carry no order at all: an unsynced
+//   page may read as zeros while a later unsynced page holds records.
+//   RocksDB's log reader skips a zeroed block silently (it takes it for
+//   preallocation), so it would replay the later records over a hole.
 // - WalContinuityFilter stops replay at the first batch whose sequence number
 //   does not follow the batch before it. Everything after a hole was never
 //   acknowledged (an acknowledgement needs a sync, and a sync covers the hole

@@ -135,14 +135,25 @@ TEST_CASE("a WAL file is written with zeros ahead of its writer and reads back e
   std::unique_ptr<rocksdb::FSWritableFile> f, other;
   REQUIRE(zfs->NewWritableFile(wal, rocksdb::FileOptions(), &f, nullptr).ok());
   REQUIRE(zfs->NewWritableFile(sst, rocksdb::FileOptions(), &other, nullptr).ok());
-  const std::string data = RandomBytes(300 * 1000, 7);
-  for (size_t at = 0; at < data.size(); at += 1000) {
-    REQUIRE(f->Append(rocksdb::Slice(data.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
-    REQUIRE(other->Append(rocksdb::Slice(data.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
+  const std::string head = RandomBytes(300 * 1000, 7);
+  for (size_t at = 0; at < head.size(); at += 1000) {
+    REQUIRE(f->Append(rocksdb::Slice(head.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
+    REQUIRE(other->Append(rocksdb::Slice(head.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
     // The first append to a WAL file is synced before it returns (store/wal.h):
     // a replay that starts with this file starts with a record on disk.
     if (at == 0) CHECK(counting->syncs(wal) == 1);
   }
+  // One append far larger than the room ahead (a MiB WAL buffer, a rebuild's
+  // chunk) crosses extensions under way; then small ones again.
+  const std::string big = RandomBytes(2 * 1000 * 1000, 8);
+  REQUIRE(f->Append(rocksdb::Slice(big), rocksdb::IOOptions(), nullptr).ok());
+  REQUIRE(other->Append(rocksdb::Slice(big), rocksdb::IOOptions(), nullptr).ok());
+  const std::string tail = RandomBytes(50 * 1000, 9);
+  for (size_t at = 0; at < tail.size(); at += 1000) {
+    REQUIRE(f->Append(rocksdb::Slice(tail.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
+    REQUIRE(other->Append(rocksdb::Slice(tail.data() + at, 1000), rocksdb::IOOptions(), nullptr).ok());
+  }
+  const std::string data = head + big + tail;
   CHECK(counting->syncs(wal) == 1);  // only the first; later ones are the caller's
   CHECK(counting->syncs(sst) == 0);  // other files are untouched
   REQUIRE(f->Flush(rocksdb::IOOptions(), nullptr).ok());
