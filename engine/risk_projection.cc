@@ -175,26 +175,24 @@ Result<CaseSummary*> ProjectionState::LoadCase(std::string_view id) {
   return &cases_.emplace(key_, std::move(t)).first->second.summary;
 }
 
-Result<RiskCounts*> ProjectionState::LoadBucket(const std::string& key) {
-  auto it = buckets_.find(key);
-  if (it != buckets_.end()) return &it->second;
+Result<RiskCounts*> ProjectionState::LoadCounts(std::map<std::string, RiskCounts>& counts, const char* prefix,
+                                                const std::string& key) {
+  auto it = counts.find(key);
+  if (it != counts.end()) return &it->second;
   RiskCounts c;
   if (loader_) {
-    ASSIGN_OR_RETURN(auto v, loader_(kBucketKeyPrefix + key));
+    ASSIGN_OR_RETURN(auto v, loader_(prefix + key));
     if (v) { ASSIGN_OR_RETURN(c, RiskCounts::Decode(*v)); }
   }
-  return &buckets_.emplace(key, std::move(c)).first->second;
+  return &counts.emplace(key, std::move(c)).first->second;
+}
+
+Result<RiskCounts*> ProjectionState::LoadBucket(const std::string& key) {
+  return LoadCounts(buckets_, kBucketKeyPrefix, key);
 }
 
 Result<RiskCounts*> ProjectionState::LoadDimensionBucket(const std::string& key) {
-  auto it = dim_buckets_.find(key);
-  if (it != dim_buckets_.end()) return &it->second;
-  RiskCounts c;
-  if (loader_) {
-    ASSIGN_OR_RETURN(auto v, loader_(kDimensionBucketKeyPrefix + key));
-    if (v) { ASSIGN_OR_RETURN(c, RiskCounts::Decode(*v)); }
-  }
-  return &dim_buckets_.emplace(key, std::move(c)).first->second;
+  return LoadCounts(dim_buckets_, kDimensionBucketKeyPrefix, key);
 }
 
 Status ProjectionState::Apply(const RecordedEvent& e) { return Apply(EventView::Of(e)); }

@@ -137,6 +137,9 @@ class ProjectionState {
 
  private:
   Result<CaseSummary*> LoadCase(std::string_view id);
+  // The counts under `key` in `counts`, read from the base (prefix + key) on first use.
+  Result<RiskCounts*> LoadCounts(std::map<std::string, RiskCounts>& counts, const char* prefix,
+                                 const std::string& key);
   Result<RiskCounts*> LoadBucket(const std::string& key);
   Result<RiskCounts*> LoadDimensionBucket(const std::string& key);
 
