@@ -18,6 +18,7 @@
 #include "tests/adapters/http_test_client.h"
 #include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
+#include "tests/adapters/sample_requests.h"
 
 namespace xiaohao {
 namespace {
@@ -73,17 +74,7 @@ class HostileFixture {
   const std::string& token(const std::string& user) const { return tokens_.at(user); }
 
   std::string OpenRiskItem(const std::string& user, const std::string& office) {
-    json body{{"workflow", "risk_item"},
-              {"occurred_at", "2025-09-26T10:00:00+08:00"},
-              {"payload",
-               {{"source", "inspection"},
-                {"office", office},
-                {"enterprise", "E1"},
-                {"product_category", "体外诊断试剂"},
-                {"risk_level", "high"},
-                {"found_on", "2025-09-26"},
-                {"description", "冷链储存温度记录缺失"}}}};
-    HttpAnswer a = Call(user, "POST", "/v1/cases", body.dump());
+    HttpAnswer a = Call(user, "POST", "/v1/cases", testing::RiskItemOpenBody(office, "E1").dump());
     INFO(a.body);
     REQUIRE(a.status == 201);
     return a.Json()["case_id"];

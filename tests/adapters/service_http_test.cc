@@ -20,6 +20,7 @@
 #include "tests/adapters/http_test_client.h"
 #include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
+#include "tests/adapters/sample_requests.h"
 
 namespace xiaohao {
 namespace {
@@ -81,16 +82,7 @@ class ServerFixture {
     return a.Json()["case_id"].get<std::string>();
   }
   static json OpenBody(const std::string& office, const std::string& ent) {
-    return json{{"workflow", "risk_item"},
-                {"occurred_at", "2025-09-26T10:00:00+08:00"},
-                {"payload",
-                 {{"source", "inspection"},
-                  {"office", office},
-                  {"enterprise", ent},
-                  {"product_category", "体外诊断试剂"},
-                  {"risk_level", "high"},
-                  {"found_on", "2025-09-26"},
-                  {"description", "冷链储存温度记录缺失"}}}};
+    return testing::RiskItemOpenBody(office, ent);
   }
   static json Assign(std::optional<uint64_t> expected = std::nullopt) {
     json j{{"command", "assign"}, {"occurred_at", "2025-09-26T11:00:00+08:00"}, {"payload", {{"assignee", "李明"}}}};

@@ -20,6 +20,7 @@
 #include "tests/adapters/http_test_client.h"
 #include "tests/adapters/service_fixture.h"
 #include "tests/test_util.h"
+#include "tests/adapters/sample_requests.h"
 
 namespace xiaohao {
 namespace {
@@ -80,17 +81,7 @@ class ReportsServer {
   // Opens a risk item (found 2025-09-26) and returns the whole answer.
   json OpenRisk(const std::string& user, const std::string& office, const std::string& ent,
                 const std::string& level = "high") {
-    HttpAnswer a = Post(user, "/v1/cases",
-                        {{"workflow", "risk_item"},
-                         {"occurred_at", "2025-09-26T10:00:00+08:00"},
-                         {"payload",
-                          {{"source", "inspection"},
-                           {"office", office},
-                           {"enterprise", ent},
-                           {"product_category", "体外诊断试剂"},
-                           {"risk_level", level},
-                           {"found_on", "2025-09-26"},
-                           {"description", "冷链储存温度记录缺失"}}}});
+    HttpAnswer a = Post(user, "/v1/cases", testing::RiskItemOpenBody(office, ent, level));
     INFO(a.body);
     REQUIRE(a.status == 201);
     return a.Json();

@@ -39,6 +39,7 @@
 #include "adapters/service.h"
 #include "adapters/users.h"
 #include "store/clock.h"
+#include "tests/adapters/sample_requests.h"
 
 using namespace xiaohao;
 using nlohmann::json;
@@ -102,16 +103,7 @@ struct World {
 
     const std::pair<const char*, const char*> opened[] = {{"nanbin", "E1"}, {"wanan", "E2"}, {"nanbin", "E3"}};
     for (const auto& [office, ent] : opened) {
-      json body{{"workflow", "risk_item"},
-                {"occurred_at", "2025-09-26T10:00:00+08:00"},
-                {"payload",
-                 {{"source", "inspection"},
-                  {"office", office},
-                  {"enterprise", ent},
-                  {"product_category", "体外诊断试剂"},
-                  {"risk_level", "high"},
-                  {"found_on", "2025-09-26"},
-                  {"description", "冷链储存温度记录缺失"}}}};
+      json body = xiaohao::testing::RiskItemOpenBody(office, ent);
       HttpRequest req{"POST", "/v1/cases", {{"authorization", auth[4]}}, body.dump()};  // sup, of shizhu
       HttpResponse r = service->Handle(req);
       if (r.status != 201) Die("opening a case: " + r.body);
