@@ -82,21 +82,26 @@ Result<std::optional<CaseSummary>> ViewReader::Case(const std::string& case_id) 
   return std::optional<CaseSummary>(std::move(s));
 }
 
+// The stored counts under `key_prefix` (keys without it), when the view
+// stands on the stored projection.
+Status ViewReader::StoredCounts(const std::string& key_prefix, std::map<std::string, RiskCounts>* out) {
+  if (!overlay_) return Status::OK();
+  Status inner;
+  RETURN_IF_ERROR(store_->ScanAux(key_prefix, [&](const std::string& k, const std::string& v) {
+    auto c = RiskCounts::Decode(v);
+    if (!c.ok()) {
+      inner = c.status();
+      return false;
+    }
+    (*out)[k.substr(key_prefix.size())] = std::move(*c);
+    return true;
+  }));
+  return inner;
+}
+
 Result<std::map<std::string, RiskCounts>> ViewReader::Buckets() {
   std::map<std::string, RiskCounts> out;
-  if (overlay_) {
-    Status inner;
-    RETURN_IF_ERROR(store_->ScanAux(kBucketKeyPrefix, [&](const std::string& k, const std::string& v) {
-      auto c = RiskCounts::Decode(v);
-      if (!c.ok()) {
-        inner = c.status();
-        return false;
-      }
-      out[k.substr(sizeof(kBucketKeyPrefix) - 1)] = std::move(*c);
-      return true;
-    }));
-    RETURN_IF_ERROR(inner);
-  }
+  RETURN_IF_ERROR(StoredCounts(kBucketKeyPrefix, &out));
   for (const auto& [k, c] : state_.buckets()) {
     if (c.zero()) out.erase(k);
     else out[k] = c;
@@ -108,19 +113,7 @@ Result<std::map<std::string, RiskCounts>> ViewReader::DimensionBuckets(std::stri
                                                                        std::string_view value) {
   const std::string prefix = DimensionValuePrefix(dim, value);
   std::map<std::string, RiskCounts> out;
-  if (overlay_) {
-    Status inner;
-    RETURN_IF_ERROR(store_->ScanAux(kDimensionBucketKeyPrefix + prefix, [&](const std::string& k, const std::string& v) {
-      auto c = RiskCounts::Decode(v);
-      if (!c.ok()) {
-        inner = c.status();
-        return false;
-      }
-      out[k.substr(sizeof(kDimensionBucketKeyPrefix) - 1 + prefix.size())] = std::move(*c);
-      return true;
-    }));
-    RETURN_IF_ERROR(inner);
-  }
+  RETURN_IF_ERROR(StoredCounts(kDimensionBucketKeyPrefix + prefix, &out));
   for (auto it = state_.dimension_buckets().lower_bound(prefix);
        it != state_.dimension_buckets().end() && it->first.compare(0, prefix.size(), prefix) == 0; ++it) {
     std::string bucket = it->first.substr(prefix.size());

@@ -60,6 +60,7 @@ class ViewReader {
   Result<std::vector<std::string>> CasesOfEnterprise(const std::string& enterprise);
 
  private:
+  Status StoredCounts(const std::string& key_prefix, std::map<std::string, RiskCounts>* out);
   ViewReader(EventStore* store, ProjectionState state, bool overlay, std::string basis, uint64_t position)
       : store_(store), state_(std::move(state)), overlay_(overlay), basis_(std::move(basis)), position_(position) {}
 
