@@ -579,6 +579,19 @@ Status EventStoreImpl::Init() {
   opts.manual_wal_flush = true;
   rocksdb::ColumnFamilyOptions streams_cf_opts(opts);
   streams_cf_opts.memtable_insert_with_hint_prefix_extractor = std::make_shared<StreamKeyPrefix>();
+  // The committer looks up the version of every stream it has not seen since
+  // opening: one prefix seek each, and most such streams are new. A prefix
+  // bloom filter (memtable and files) answers "no such stream" without
+  // searching. Both readers of this family stay within one stream's prefix
+  // (prefix_same_as_start), which is what a prefix extractor requires.
+  streams_cf_opts.prefix_extractor = std::make_shared<StreamKeyPrefix>();
+  streams_cf_opts.memtable_prefix_bloom_size_ratio = 0.02;
+  {
+    rocksdb::BlockBasedTableOptions prefix_filtered;
+    prefix_filtered.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+    prefix_filtered.whole_key_filtering = false;  // never looked up by whole key
+    streams_cf_opts.table_factory.reset(rocksdb::NewBlockBasedTableFactory(prefix_filtered));
+  }
   rocksdb::ColumnFamilyOptions commands_cf_opts(lookup_cf);
   commands_cf_opts.prefix_extractor.reset(rocksdb::NewNoopTransform());
   commands_cf_opts.memtable_factory.reset(rocksdb::NewHashSkipListRepFactory());
@@ -885,7 +898,9 @@ void EventStoreImpl::Commit(Writer* self) {
 
 
 Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, bool durable_only) {
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;  // see the streams family's prefix extractor
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf()));
   std::string prefix = stream;
   prefix.push_back('\0');
   it->SeekForPrev(prefix + std::string(8, '\xff'));
@@ -1254,7 +1269,9 @@ Result<std::vector<RecordedEvent>> EventStoreImpl::ReadStream(const std::string&
   uint64_t head = DurableHead();
   std::string prefix = stream_id;
   prefix.push_back('\0');
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), streams_cf()));
+  rocksdb::ReadOptions ro;
+  ro.prefix_same_as_start = true;  // see the streams family's prefix extractor
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, streams_cf()));
   for (it->Seek(StreamKey(stream_id, std::max<uint64_t>(from_version, 1)));
        it->Valid() && it->key().starts_with(prefix) && out.size() < max_count; it->Next()) {
     uint64_t pos = envelope::DecodePositionKey(std::string_view(it->value().data(), 8));

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -118,6 +119,54 @@ TEST_CASE("append assigns dense positions from 1 and stream versions from 1, and
     REQUIRE(log->size() == 2);
     CHECK((*log)[0].stream_id == "case-b");
   }
+}
+
+// The stream index is read by prefix (stream id + NUL) with prefix bloom
+// filters: ids that extend one another must never see each other's events,
+// whether the index is in memory or, after a reopen, in files.
+TEST_CASE("streams whose ids extend one another are read and versioned apart before and after a reopen") {
+  Fixture f;
+  const std::vector<std::string> ids = {"case-1", "case-10", "case-1x", "case-100"};
+  int n = 0;
+  for (int round = 0; round < 3; ++round)
+    for (size_t i = 0; i + (round == 2 ? 1 : 0) < ids.size(); ++i)  // case-100 gets 2 versions
+      REQUIRE(f.store->Append(Req("c" + std::to_string(++n), {Ev(ids[i])})).ok());
+  auto check = [&] {
+    for (size_t i = 0; i < ids.size(); ++i) {
+      const uint64_t want = i + 1 == ids.size() ? 2 : 3;
+      auto v = f.store->StreamVersion(ids[i]);
+      REQUIRE(v.ok());
+      CHECK(*v == want);
+      auto events = f.store->ReadStream(ids[i]);
+      REQUIRE(events.ok());
+      REQUIRE(events->size() == want);
+      for (size_t k = 0; k < events->size(); ++k) {
+        CHECK((*events)[k].stream_id == ids[i]);
+        CHECK((*events)[k].version == k + 1);
+      }
+    }
+    for (const char* absent : {"case-", "case-2", "case-1000", "case-10x"}) {
+      auto v = f.store->StreamVersion(absent);
+      REQUIRE(v.ok());
+      CHECK(*v == 0);
+      auto events = f.store->ReadStream(absent);
+      REQUIRE(events.ok());
+      CHECK(events->empty());
+    }
+  };
+  check();
+  f.Reopen();  // recovery writes the index to table files
+  size_t tables = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(f.dir.Sub("db")))
+    tables += entry.path().extension() == ".sst";
+  CHECK(tables > 0);
+  check();
+  // The committer's own lookups (no cached versions after a reopen) agree.
+  CHECK(f.store->Append(Req("late-1", {Ev("case-10")}, {{"case-10", ExpectedVersion::Exact(3)}})).ok());
+  CHECK(f.store->Append(Req("late-2", {Ev("case-2")}, {{"case-2", ExpectedVersion::NoStream()}})).ok());
+  auto wrong = f.store->Append(Req("late-3", {Ev("case-1x")}, {{"case-1x", ExpectedVersion::Exact(4)}}));
+  REQUIRE_FALSE(wrong.ok());
+  CHECK(wrong.status().code() == StatusCode::kVersionConflict);
 }
 
 TEST_CASE("payloads are stored in canonical form: sorted keys, no spaces") {
