@@ -444,6 +444,8 @@ class EventStoreImpl final : public EventStore {
     std::vector<Writer*> writers;  // to acknowledge once durable
     uint64_t last_position = 0;
     Hash last_hash{};
+    // Queued while a sync was under way: its appenders have waited a sync already.
+    bool behind_sync = false;
     // To drop from inflight_ once durable (views of the writers' ids).
     std::vector<std::string_view> command_ids;
   };
@@ -1171,6 +1173,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     }
     std::lock_guard<std::mutex> l(sync_mu_);
     sync_queue_writers_ += static_cast<int>(group.writers.size());
+    group.behind_sync = syncing_;
     sync_queue_.push_back(std::move(group));
     // Wake the syncer only when it has something to start on or stops
     // lingering for this group (see SyncerLoop); otherwise every group
@@ -1204,8 +1207,13 @@ void EventStoreImpl::SyncerLoop() {
       if (sync_queue_.empty() && sync_stopping_) break;
       // Linger while appenders in the store are still on their way to the
       // committer: one fsync then covers them as well.
+      // Not when the first group was written during the last sync: its
+      // appenders have waited one sync already, and the disk would sit idle
+      // while they wait for the appenders that sync has just released.
       auto deadline = std::chrono::steady_clock::now() + kLinger;
-      while (!sync_stopping_ && sync_queue_writers_ < active_.load(std::memory_order_relaxed) &&
+      // (The queue may empty meanwhile: see the check below.)
+      while (!sync_queue_.empty() && !sync_queue_.front().behind_sync && !sync_stopping_ &&
+             sync_queue_writers_ < active_.load(std::memory_order_relaxed) &&
              sync_cv_.wait_until(l, deadline) != std::cv_status::timeout) {
       }
       // A committer may have synced them inline meanwhile (see ProcessGroup).
