@@ -418,6 +418,13 @@ class EventStoreImpl final : public EventStore {
     std::lock_guard<std::mutex> l(mu_);
     return bg_error_;
   }
+  CommitStats GetCommitStats() const override {
+    CommitStats c;
+    c.syncs = syncs_.load(std::memory_order_relaxed);
+    c.synced_appends = synced_appends_.load(std::memory_order_relaxed);
+    c.sync_micros = sync_micros_.load(std::memory_order_relaxed);
+    return c;
+  }
   uint64_t WaitForHead(uint64_t position, int64_t timeout_micros) override {
     std::unique_lock<std::mutex> l(durable_mu_);
     durable_cv_.wait_for(l, std::chrono::microseconds(timeout_micros),
@@ -523,6 +530,21 @@ class EventStoreImpl final : public EventStore {
   std::condition_variable durable_cv_;
   std::atomic<uint64_t> durable_head_{0};
   Hash durable_hash_{};  // GUARDED_BY(durable_mu_)
+
+  // GetCommitStats; written by whoever syncs (the syncer or an inline sync).
+  std::atomic<uint64_t> syncs_{0};
+  std::atomic<uint64_t> synced_appends_{0};
+  std::atomic<uint64_t> sync_micros_{0};
+  void CountSync(std::chrono::steady_clock::time_point start, const std::deque<Group>& groups,
+                 const Group* last) {
+    uint64_t n = last != nullptr ? last->writers.size() : 0;
+    for (const Group& g : groups) n += g.writers.size();
+    auto us = std::chrono::duration_cast<std::chrono::microseconds>(
+                  std::chrono::steady_clock::now() - start).count();
+    syncs_.fetch_add(1, std::memory_order_relaxed);
+    synced_appends_.fetch_add(n, std::memory_order_relaxed);
+    sync_micros_.fetch_add(static_cast<uint64_t>(us), std::memory_order_relaxed);
+  }
 
   std::thread syncer_;
 };
@@ -1122,7 +1144,11 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   // syncer's wake-up and thread switch are saved on every such round.
   bool inline_sync = !options_.pipelined_commit;
   std::deque<Group> earlier;  // written before this group, synced with it
-  if (!inline_sync) {
+  // Only a group that writes can sync inline: the sync is its Write's. A group
+  // of duplicates alone writes nothing, and its duplicates of commands still in
+  // flight (and the groups in sync_queue_) must not be acknowledged without
+  // a sync; it goes to the syncer like any other.
+  if (!inline_sync && !group_commands.empty()) {
     std::lock_guard<std::mutex> l(sync_mu_);
     inline_sync = !syncing_ && sync_queue_writers_ + static_cast<int>(group.writers.size()) >=
                                    active_.load(std::memory_order_relaxed);
@@ -1145,6 +1171,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
     rocksdb::WriteOptions wo;
     wo.sync = inline_sync;
     rocksdb::Status ws;
+    const auto write_start = std::chrono::steady_clock::now();
     {
       std::lock_guard<std::mutex> wl(write_mu_);
       ws = db_->Write(wo, &wb);
@@ -1157,6 +1184,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
       FinishGroup(group, BackgroundError());
       return;
     }
+    if (inline_sync) CountSync(write_start, earlier, &group);
     next_position_ = pos;
     last_hash_ = prev;
     last_recorded_at_ = now;
@@ -1225,11 +1253,14 @@ void EventStoreImpl::SyncerLoop() {
     // Every group taken was written before this call, so one sync covers all.
     // After a failure nothing later may be acknowledged, even if a sync succeeds.
     Status st = BackgroundError();
+    const auto sync_start = std::chrono::steady_clock::now();
     rocksdb::Status s = st.ok() ? db_->FlushWAL(/*sync=*/true) : rocksdb::Status::OK();
     if (!s.ok()) {
       st = FromRocks(s, "syncing the write-ahead log");
       SetBackgroundError(st);
       st = BackgroundError();
+    } else if (st.ok()) {
+      CountSync(sync_start, groups, nullptr);
     }
     for (Group& g : groups) FinishGroup(g, st);
     std::lock_guard<std::mutex> l(sync_mu_);

@@ -139,6 +139,14 @@ class Subscription;
 // event whose hash differs was altered after it was written.
 Hash EventHash(const RecordedEvent& e);
 
+// Counters since the store was opened; a difference of two readings covers
+// the interval between them.
+struct CommitStats {
+  uint64_t syncs = 0;           // successful WAL syncs that acknowledged appends
+  uint64_t synced_appends = 0;  // appends acknowledged by those syncs (duplicates included)
+  uint64_t sync_micros = 0;     // time spent in those sync calls (steady clock)
+};
+
 class EventStore {
  public:
   // The format version this build writes and reads.
@@ -217,6 +225,11 @@ class EventStore {
   // Blocks until the durable head reaches `position` or `timeout_micros`
   // passes (wall time; used by subscribers and tests). Returns the head.
   virtual uint64_t WaitForHead(uint64_t position, int64_t timeout_micros) = 0;
+
+  // How appends shared WAL syncs since Open: what decides throughput under
+  // concurrency (appends per sync) and the disk's share of a round trip
+  // (time in the sync call). For benchmarks and operators; cheap to keep.
+  virtual CommitStats GetCommitStats() const = 0;
 };
 
 class Subscription {
