@@ -45,6 +45,12 @@
 
 namespace xiaohao {
 
+void EventStore::AppendAsync(AppendRequest request, AppendCallback done) {
+  std::vector<AsyncAppend> one;
+  one.push_back({std::move(request), std::move(done)});
+  AppendAsync(std::move(one));
+}
+
 Result<std::vector<RecordedEvent>> EventStore::ReadLog(uint64_t from_position, size_t max_count) {
   std::vector<RecordedEvent> out;
   Status s = ScanLog(from_position, [&](const RecordedEvent& e) {
@@ -367,6 +373,8 @@ class EventStoreImpl final : public EventStore {
   Status Init();
 
   Result<AppendResult> Append(AppendRequest request) override;
+  using EventStore::AppendAsync;
+  void AppendAsync(std::vector<AsyncAppend> appends) override;
   uint64_t DurableHead() const override { return durable_head_.load(std::memory_order_acquire); }
   Hash HeadHash() const override {
     std::lock_guard<std::mutex> l(durable_mu_);
@@ -445,6 +453,9 @@ class EventStoreImpl final : public EventStore {
     std::condition_variable cv;
     bool done = false;  // GUARDED_BY(mu)
     bool lead = false;  // GUARDED_BY(mu): asked to take the committer role
+    // Set for AppendAsync: no thread waits on this writer, which the store
+    // owns (heap-allocated) and deletes once `callback` has its result.
+    AppendCallback callback;
   };
   // A written group waiting for its sync.
   struct Group {
@@ -458,9 +469,12 @@ class EventStoreImpl final : public EventStore {
   };
 
   Status Validate(AppendRequest* r) const;
+  // Validates and lays out the records: the work an appender does on its own
+  // thread before it queues.
+  Status Prepare(AppendRequest request, Writer* w) const;
   void Commit(Writer* self);
   void SyncerLoop();
-  void ProcessGroup(std::vector<Writer*>& writers);
+  void ProcessGroup(std::vector<Writer*>& writers, bool may_sync_inline);
   void FinishGroup(Group& g, const Status& s);
   void Complete(Writer* w);
   void SetBackgroundError(const Status& s);
@@ -815,6 +829,15 @@ Status EventStoreImpl::Validate(AppendRequest* r) const {
   return Status::OK();
 }
 
+Status EventStoreImpl::Prepare(AppendRequest request, Writer* w) const {
+  RETURN_IF_ERROR(Validate(&request));
+  w->request = std::move(request);
+  w->records.resize(w->request.events.size());
+  for (size_t i = 0; i < w->records.size(); ++i)
+    envelope::LayOutRecord(w->request.events[i], w->request.command_id, &w->records[i]);
+  return Status::OK();
+}
+
 Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   if (options_.read_only)
     return Status::ReadOnly("the store is open read-only; appends need the writing process");
@@ -826,12 +849,8 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
     std::atomic<int>& n;
     ~Leave() { n.fetch_sub(1, std::memory_order_relaxed); }
   } leave{active_};
-  RETURN_IF_ERROR(Validate(&request));
   Writer w;
-  w.request = std::move(request);
-  w.records.resize(w.request.events.size());
-  for (size_t i = 0; i < w.records.size(); ++i)
-    envelope::LayOutRecord(w.request.events[i], w.request.command_id, &w.records[i]);
+  RETURN_IF_ERROR(Prepare(std::move(request), &w));
   bool lead = false;
   {
     std::lock_guard<std::mutex> l(mu_);
@@ -855,7 +874,66 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   return w.result;
 }
 
+void EventStoreImpl::AppendAsync(std::vector<AsyncAppend> appends) {
+  std::vector<std::unique_ptr<Writer>> writers;
+  writers.reserve(appends.size());
+  std::vector<std::pair<AppendCallback, Status>> refused;
+  for (AsyncAppend& a : appends) {
+    if (!a.done) a.done = [](Result<AppendResult>) {};
+    Status s = options_.read_only
+                   ? Status::ReadOnly("the store is open read-only; appends need the writing process")
+                   : Status::OK();
+    auto w = std::make_unique<Writer>();
+    if (s.ok()) s = Prepare(std::move(a.request), w.get());
+    if (!s.ok()) {
+      refused.emplace_back(std::move(a.done), std::move(s));
+      continue;
+    }
+    w->callback = std::move(a.done);
+    writers.push_back(std::move(w));
+  }
+  bool lead = false;
+  if (!writers.empty()) {
+    // Counted as inside the store until called back (see Complete), as a
+    // blocking appender is until Append returns: the syncer lingers for them.
+    active_.fetch_add(static_cast<int>(writers.size()), std::memory_order_relaxed);
+    Status s;
+    {
+      std::lock_guard<std::mutex> l(mu_);
+      if (!bg_error_.ok()) {
+        s = bg_error_;
+      } else if (stopping_) {
+        s = Status::FailedPrecondition("the store is closing");
+      } else {
+        for (auto& w : writers) queue_.push_back(w.release());
+        if (!committing_) committing_ = lead = true;
+      }
+    }
+    if (!s.ok()) {
+      active_.fetch_sub(static_cast<int>(writers.size()), std::memory_order_relaxed);
+      for (auto& w : writers) refused.emplace_back(std::move(w->callback), s);
+    }
+  }
+  for (auto& [done, s] : refused) done(std::move(s));
+  // No thread waits for these appends, so the caller commits what is queued
+  // and returns (see Commit); the syncer calls them back once durable.
+  if (lead) Commit(nullptr);
+}
+
 void EventStoreImpl::Complete(Writer* w) {
+  if (w->callback) {
+    // Nothing of the writer is referenced any more (FinishGroup erased its
+    // command from inflight_ first), so it goes before the callback runs,
+    // which may queue the caller's next append.
+    std::unique_ptr<Writer> owned(w);
+    AppendCallback callback = std::move(w->callback);
+    Result<AppendResult> r = w->status.ok() ? Result<AppendResult>(std::move(w->result))
+                                            : Result<AppendResult>(w->status);
+    owned.reset();
+    active_.fetch_sub(1, std::memory_order_relaxed);
+    callback(std::move(r));
+    return;
+  }
   // Notified under the writer's lock: once `done` is seen the writer may be gone.
   std::lock_guard<std::mutex> l(w->mu);
   w->done = true;
@@ -882,17 +960,35 @@ void EventStoreImpl::SetBackgroundError(const Status& s) {
 // appender, so no caller commits for others indefinitely. Only one thread
 // holds the role at a time (committing_ under mu_), so the committer state
 // is still touched by one thread at a time, handed over under mu_.
+//
+// `self` is null for AppendAsync, whose caller waits for nothing: it commits
+// until the queue is empty. The role goes only to a blocking appender (one
+// with a thread waiting on it); while only asynchronous appends wait, the
+// holder keeps committing, so a queued append always has a committer.
+// An asynchronous caller never syncs inline (ProcessGroup): it would then
+// sync and call back other clients' appends, whose next appends would arrive
+// during its sync and keep it committing, while its own clients' callbacks
+// waited behind it for milliseconds (measured: 2% of calls over 1 ms, ~7 ms
+// each, with two client threads). Handed to the syncer, a group costs the
+// caller only its write.
 void EventStoreImpl::Commit(Writer* self) {
   for (;;) {
     std::vector<Writer*> group;
     {
       std::lock_guard<std::mutex> l(mu_);
-      bool self_done;
-      {
+      bool self_done = true;
+      if (self != nullptr) {
         std::lock_guard<std::mutex> s(self->mu);
         self_done = self->done;
       }
-      if (queue_.empty() || self_done) {
+      Writer* next = nullptr;  // a blocking appender to hand the role to
+      if (self_done)
+        for (Writer* q : queue_)
+          if (!q->callback) {
+            next = q;
+            break;
+          }
+      if (queue_.empty() || (self_done && next != nullptr)) {
         committing_ = false;
         {
           std::lock_guard<std::mutex> sl(sync_mu_);
@@ -901,8 +997,7 @@ void EventStoreImpl::Commit(Writer* self) {
             sync_cv_.notify_one();
           }
         }
-        if (!queue_.empty()) {
-          Writer* next = queue_.front();
+        if (next != nullptr) {
           std::lock_guard<std::mutex> n(next->mu);
           next->lead = true;
           next->cv.notify_one();
@@ -916,7 +1011,7 @@ void EventStoreImpl::Commit(Writer* self) {
     }
     // An exception here would leave the appenders of the group waiting for
     // ever; as on the former committer thread, it ends the process instead.
-    [&]() noexcept { ProcessGroup(group); }();
+    [&]() noexcept { ProcessGroup(group, /*may_sync_inline=*/self != nullptr); }();
   }
 }
 
@@ -939,7 +1034,7 @@ Result<uint64_t> EventStoreImpl::LookupStreamVersion(const std::string& stream, 
   return uint64_t{0};
 }
 
-void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
+void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers, bool may_sync_inline) {
   if (has_bg_error_.load()) {
     Status err = BackgroundError();
     for (Writer* w : writers) {
@@ -1147,8 +1242,9 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers) {
   // Only a group that writes can sync inline: the sync is its Write's. A group
   // of duplicates alone writes nothing, and its duplicates of commands still in
   // flight (and the groups in sync_queue_) must not be acknowledged without
-  // a sync; it goes to the syncer like any other.
-  if (!inline_sync && !group_commands.empty()) {
+  // a sync; it goes to the syncer like any other. An asynchronous caller's
+  // commit never syncs inline (see Commit).
+  if (!inline_sync && may_sync_inline && !group_commands.empty()) {
     std::lock_guard<std::mutex> l(sync_mu_);
     inline_sync = !syncing_ && sync_queue_writers_ + static_cast<int>(group.writers.size()) >=
                                    active_.load(std::memory_order_relaxed);

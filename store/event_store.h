@@ -4,7 +4,8 @@
 // - Global positions are dense from 1; each stream's versions are dense from 1.
 // - Append writes every event of one call atomically, to one or several
 //   streams, each checked against its own expectation, and returns only once
-//   the write is durable (the WAL is fsynced). Concurrent appends share syncs:
+//   the write is durable (the WAL is fsynced); AppendAsync does the same and
+//   calls back instead of blocking. Concurrent appends share syncs:
 //   one committer at a time (the thread of one of the waiting appenders)
 //   drains every waiting append into one WriteBatch.
 // - A repeated command id writes nothing and returns the original result.
@@ -159,6 +160,36 @@ class EventStore {
   // written, message names the event index and field), kVersionConflict
   // (carries the actual version), kIOError / kReadOnly (sticky).
   virtual Result<AppendResult> Append(AppendRequest request) = 0;
+
+  // Appends without a thread waiting for them: what a server with a few I/O
+  // threads and many requests in flight needs (pgbench drives 16 connections
+  // from 2 threads the same way). Each AsyncAppend is its own append (its own
+  // command id, atomic unit and result), committed and synced exactly as by
+  // Append, with the same guarantees; handing several over in one call puts
+  // them into one queue entry and one write instead of one each.
+  //
+  // Every `done` is called exactly once, with what Append would have
+  // returned for that request, once it is durable or has failed. A request
+  // refused before it is queued (invalid, read-only, closing, sticky error)
+  // is called back with that error on the caller's thread before AppendAsync
+  // returns, so a callback must not resubmit a refused request at once.
+  //
+  // The others are called back on a thread of the store's: the syncer's, or
+  // that of whichever caller holds the committer role at the time (possibly
+  // the caller's own, before AppendAsync returns). Keep callbacks short and
+  // never block in them: every append acknowledged after one waits for it.
+  // A callback may call AppendAsync (which may then commit on that thread)
+  // but not Append. An empty `done` drops the result; the append still
+  // happens. The store's destructor, called once no other call is under way,
+  // returns after every queued append has been called back.
+  using AppendCallback = std::function<void(Result<AppendResult>)>;
+  struct AsyncAppend {
+    AppendRequest request;
+    AppendCallback done;
+  };
+  virtual void AppendAsync(std::vector<AsyncAppend> appends) = 0;
+  // One append: a batch of one.
+  void AppendAsync(AppendRequest request, AppendCallback done);
 
   // The last durable global position (0 for an empty store) and its hash.
   virtual uint64_t DurableHead() const = 0;
