@@ -8,7 +8,8 @@
 //
 // Store mode: N threads, each appending one event per Append call (a unique
 // command id each, ~400-byte JSON payload with Chinese text) and blocking until
-// it is durable. Streams are spread over K (default 10,000) like real cases:
+// it is durable. With --clients C, the same N appenders each keep one append
+// in flight through AppendAsync, driven from C threads (as pgbench -c N -j C). Streams are spread over K (default 10,000) like real cases:
 // with --expect exact (the default) each appender owns the streams i % N == t
 // and appends with the exact version it last saw (NoStream for a new stream),
 // as a command handler does; with --expect any every appender picks any stream
@@ -38,10 +39,12 @@
 #include <cinttypes>
 #include <cstdio>
 #include <cstdlib>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <random>
 #include <string>
 #include <thread>
@@ -67,6 +70,7 @@ struct Args {
   bool expect_exact = true;
   bool verify = false;
   int pipelined = -1;  // -1: the store's default
+  int clients = 0;     // 0: a thread per appender (Append); else AppendAsync from this many threads
   std::string data;
 };
 
@@ -75,6 +79,7 @@ struct Args {
                "store_bench: %s\n"
                "usage: store_bench --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
                "                   [--streams K] [--expect exact|any] [--pipelined 0|1] [--verify]\n"
+               "                   [--clients C]\n"
                "       store_bench --bare --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
                "       store_bench --fsync-probe --data DIR [--seconds S]\n",
                msg);
@@ -107,6 +112,8 @@ Args ParseArgs(int argc, char** argv) {
         if (v == "1") a.pipelined = 1;
         else if (v == "0") a.pipelined = 0;
         else Usage("--pipelined takes 0 or 1");
+      } else if (k == "--clients") {
+        a.clients = std::stoi(next());
       } else if (k == "--streams") {
         a.streams = std::stoi(next());
       } else if (k == "--data") {
@@ -129,6 +136,7 @@ Args ParseArgs(int argc, char** argv) {
   if (a.appenders < 1 || a.appenders > 1024) Usage("--appenders must be 1..1024");
   if (a.seconds <= 0 || a.warmup < 0) Usage("--seconds must be > 0, --warmup >= 0");
   if (a.streams < a.appenders) Usage("--streams must be >= --appenders");
+  if (a.clients < 0 || a.clients > a.appenders) Usage("--clients must be 0..--appenders");
   return a;
 }
 
@@ -274,6 +282,114 @@ Clock::time_point RunThreads(const Args& a, std::vector<ThreadStats>& stats, Bod
   return measure_start;
 }
 
+// Runs N appenders on C client threads through AppendAsync, each appender
+// with one append in flight at a time, as pgbench -c N -j C drives N
+// connections from C threads: a client thread sleeps until some of its
+// appends are acknowledged, records them and sends those appenders' next
+// appends together in one call. An append's latency runs from its submission
+// to the moment its client thread takes the acknowledgement. Returns the
+// start of the measured window.
+template <typename MakeRequest, typename TakeResult, typename Sticky>
+Clock::time_point RunClients(const Args& a, std::vector<ThreadStats>& stats,
+                             xiaohao::EventStore& store, MakeRequest& make_request,
+                             TakeResult& take_result, Sticky& sticky) {
+  const size_t c = static_cast<size_t>(a.clients);
+  stats.assign(c, ThreadStats{});
+  struct Done {
+    uint64_t appender;
+    xiaohao::Result<xiaohao::AppendResult> result;
+  };
+  struct Client {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::vector<Done> done;  // GUARDED_BY(mu)
+    bool waiting = false;    // GUARDED_BY(mu)
+  };
+  std::vector<Client> clients(c);
+  std::atomic<int> ready{0};
+  std::atomic<bool> go{false};
+  Clock::time_point measure_start, deadline;
+  std::vector<std::thread> threads;
+  for (size_t ci = 0; ci < c; ++ci) {
+    threads.emplace_back([&, ci] {
+      ThreadStats& ts = stats[ci];
+      Client& me = clients[ci];
+      ts.lat_us.reserve(1 << 17);
+      std::vector<uint64_t> mine;  // appenders t with t % C == ci
+      for (uint64_t t = ci; t < static_cast<uint64_t>(a.appenders); t += c) mine.push_back(t);
+      std::vector<uint64_t> slot(static_cast<size_t>(a.appenders), 0);
+      std::vector<Clock::time_point> sent(static_cast<size_t>(a.appenders));
+      size_t outstanding = 0;
+      ready.fetch_add(1);
+      while (!go.load(std::memory_order_acquire))
+        std::this_thread::sleep_for(std::chrono::microseconds(200));
+      // The next appends of the given appenders, handed over in one call.
+      std::vector<xiaohao::EventStore::AsyncAppend> batch_out;
+      auto send = [&](const std::vector<uint64_t>& appenders) {
+        batch_out.clear();
+        const auto now = Clock::now();
+        if (now >= deadline) return;
+        for (uint64_t t : appenders) {
+          sent[t] = now;
+          batch_out.push_back({make_request(t, &slot[t]),
+                               [&me, t](xiaohao::Result<xiaohao::AppendResult> r) {
+                                 std::lock_guard<std::mutex> l(me.mu);
+                                 me.done.push_back({t, std::move(r)});
+                                 if (me.waiting) {
+                                   me.waiting = false;
+                                   me.cv.notify_one();
+                                 }
+                               }});
+        }
+        outstanding += appenders.size();
+        store.AppendAsync(std::move(batch_out));
+      };
+      send(mine);
+      std::vector<Done> batch;
+      std::vector<uint64_t> again;
+      while (outstanding > 0) {
+        {
+          std::unique_lock<std::mutex> l(me.mu);
+          me.waiting = me.done.empty();
+          me.cv.wait(l, [&] { return !me.done.empty(); });
+          me.waiting = false;
+          batch.swap(me.done);
+        }
+        const auto t1 = Clock::now();
+        bool refused = false;
+        again.clear();
+        for (Done& d : batch) {
+          --outstanding;
+          const bool counted = sent[d.appender] >= measure_start;
+          if (take_result(d.appender, slot[d.appender], ts, d.result)) {
+            if (counted) {
+              ts.lat_us.push_back(static_cast<uint32_t>(
+                  std::chrono::duration_cast<std::chrono::microseconds>(t1 - sent[d.appender])
+                      .count()));
+              ts.last_done = t1;
+            } else {
+              ++ts.warm;
+            }
+          } else if (sticky(d.result.status())) {
+            refused = true;
+          }
+          again.push_back(d.appender);
+        }
+        batch.clear();
+        if (refused) std::this_thread::sleep_for(std::chrono::milliseconds(10));  // do not spin
+        send(again);
+      }
+    });
+  }
+  while (ready.load() < a.clients) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  auto start = Clock::now();
+  measure_start = start + std::chrono::microseconds(static_cast<int64_t>(a.warmup * 1e6));
+  deadline = measure_start + std::chrono::microseconds(static_cast<int64_t>(a.seconds * 1e6));
+  go.store(true, std::memory_order_release);
+  for (auto& th : threads) th.join();
+  return measure_start;
+}
+
 // ---------------------------------------------------------------------------
 // Store mode.
 
@@ -313,15 +429,14 @@ int RunStore(const Args& a) {
     }
   }
 
-  std::vector<ThreadStats> stats;
   std::atomic<size_t> payload_bytes{0};
-  auto measure_start = RunThreads(a, stats, [&](int ti, ThreadStats& ts, bool) {
-    PerThread& p = pt[static_cast<size_t>(ti)];
-    const uint64_t t = static_cast<uint64_t>(ti);
-    uint64_t slot = 0, stream;
+  // The next append of appender t, on the stream in `*slot` (exact mode).
+  auto make_request = [&](uint64_t t, uint64_t* slot) {
+    PerThread& p = pt[t];
+    uint64_t stream;
     if (a.expect_exact) {
-      slot = p.rng() % p.versions.size();
-      stream = t + slot * n;
+      *slot = p.rng() % p.versions.size();
+      stream = t + *slot * n;
     } else {
       stream = p.rng() % streams;
     }
@@ -340,11 +455,16 @@ int RunStore(const Args& a) {
     payload_bytes.store(ev.payload_json.size(), std::memory_order_relaxed);
     req.events.push_back(std::move(ev));
     if (a.expect_exact) {
-      uint64_t v = p.versions[slot];
+      uint64_t v = p.versions[*slot];
       req.expectations.push_back({StreamId(stream), v == 0 ? xiaohao::ExpectedVersion::NoStream()
                                                            : xiaohao::ExpectedVersion::Exact(v)});
     }
-    auto r = store->Append(std::move(req));
+    return req;
+  };
+  // Records an append's outcome; false when it failed.
+  auto take_result = [&](uint64_t t, uint64_t slot, ThreadStats& ts,
+                         const xiaohao::Result<xiaohao::AppendResult>& r) {
+    PerThread& p = pt[t];
     if (!r.ok()) {
       xiaohao::Status s = r.status();
       ts.errors[xiaohao::StatusCodeName(s.code())]++;
@@ -354,8 +474,6 @@ int RunStore(const Args& a) {
         p.versions[slot] = *s.actual_version();
         ++ts.conflicts;
       }
-      if (s.code() == xiaohao::StatusCode::kIOError || s.code() == xiaohao::StatusCode::kReadOnly)
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // sticky: do not spin
       return false;
     }
     if (a.expect_exact) {
@@ -363,16 +481,42 @@ int RunStore(const Args& a) {
       p.versions[slot] = res.streams.empty() ? p.versions[slot] + 1 : res.streams[0].version;
     }
     return true;
-  });
+  };
+  auto sticky = [](const xiaohao::Status& s) {
+    return s.code() == xiaohao::StatusCode::kIOError || s.code() == xiaohao::StatusCode::kReadOnly;
+  };
+
+  std::vector<ThreadStats> stats;
+  Clock::time_point measure_start;
+  if (a.clients == 0) {
+    measure_start = RunThreads(a, stats, [&](int ti, ThreadStats& ts, bool) {
+      const uint64_t t = static_cast<uint64_t>(ti);
+      uint64_t slot = 0;
+      auto r = store->Append(make_request(t, &slot));
+      bool ok = take_result(t, slot, ts, r);
+      if (!ok && sticky(r.status()))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // sticky: do not spin
+      return ok;
+    });
+  } else {
+    measure_start = RunClients(a, stats, *store, make_request, take_result, sticky);
+  }
 
   Summary s = Summarize(stats, measure_start);
   uint64_t warm = 0;
   for (auto& t : stats) warm += t.warm;
-  char extra[128];
-  std::snprintf(extra, sizeof extra, " expect=%s streams=%d pipelined=%d payload_bytes=%zu",
+  char extra[160];
+  std::snprintf(extra, sizeof extra,
+                " clients=%d expect=%s streams=%d pipelined=%d payload_bytes=%zu", a.clients,
                 a.expect_exact ? "exact" : "any", a.streams, opts.pipelined_commit ? 1 : 0,
                 payload_bytes.load());
   PrintSummary("store", a, s, extra);
+  // How the appends shared syncs, warm-up included: appends per sync is what
+  // decides throughput under concurrency; sync_us is the disk's share.
+  const xiaohao::CommitStats cs = store->GetCommitStats();
+  std::printf("store_commit syncs=%" PRIu64 " appends_per_sync=%.2f sync_us=%.0f\n", cs.syncs,
+              cs.syncs ? static_cast<double>(cs.synced_appends) / static_cast<double>(cs.syncs) : 0,
+              cs.syncs ? static_cast<double>(cs.sync_micros) / static_cast<double>(cs.syncs) : 0);
 
   int rc = 0;
   std::map<std::string, uint64_t> errs;
