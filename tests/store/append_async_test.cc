@@ -297,7 +297,7 @@ TEST_CASE("a callback may send the next append from the store's thread") {
   CHECK(store->DurableHead() == static_cast<uint64_t>(kChain));
 }
 
-TEST_CASE("closing the store calls back every queued append; what was acknowledged is there after reopening") {
+TEST_CASE("closing the store calls back every queued append, and what was acknowledged is there after reopening") {
   TempDir dir;
   auto store = OpenStore(dir.Sub("db"));
   constexpr int kAppends = 500;
