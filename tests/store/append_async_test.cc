@@ -13,31 +13,15 @@
 
 #include "store/event_store.h"
 #include "store/fault_injection.h"
+#include "tests/store/store_test_util.h"
 #include "tests/test_util.h"
 
 using namespace xiaohao;
+using xiaohao::testing::Ev;
+using xiaohao::testing::Req;
 using xiaohao::testing::TempDir;
 
 namespace {
-
-NewEvent Ev(const std::string& stream, const std::string& payload = R"({"note":"限期整改"})") {
-  NewEvent e;
-  e.stream_id = stream;
-  e.type = "risk_item.noted";
-  e.occurred_at = "2025-03-31T20:00:00+08:00";
-  e.actor = {"u-li", "inspector", "nanbin"};
-  e.payload_json = payload;
-  return e;
-}
-
-AppendRequest Req(const std::string& command, std::vector<NewEvent> events,
-                  std::vector<StreamExpectation> ex = {}) {
-  AppendRequest r;
-  r.command_id = command;
-  r.events = std::move(events);
-  r.expectations = std::move(ex);
-  return r;
-}
 
 std::unique_ptr<EventStore> OpenStore(const std::string& path, bool pipelined = true,
                                       rocksdb::Env* env = nullptr) {
@@ -181,7 +165,7 @@ TEST_CASE("AppendAsync refuses bad input on the caller's thread, before it retur
   const auto caller = std::this_thread::get_id();
   std::vector<bool> on_caller(3, false);
   std::vector<EventStore::AsyncAppend> batch;
-  batch.push_back({Req("bad-payload", {Ev("case-1", "[1,2]")}), [&](Result<AppendResult> r) {
+  batch.push_back({Req("bad-payload", {Ev("case-1", "risk_item.noted", "[1,2]")}), [&](Result<AppendResult> r) {
                      called[0] = true;
                      on_caller[0] = std::this_thread::get_id() == caller;
                      results[0] = r.status();

@@ -14,32 +14,15 @@
 #include "store/envelope.h"
 #include "store/fault_injection.h"
 #include "store/time_format.h"
+#include "tests/store/store_test_util.h"
 #include "tests/test_util.h"
 
 using namespace xiaohao;
+using xiaohao::testing::Ev;
+using xiaohao::testing::Req;
 using xiaohao::testing::TempDir;
 
 namespace {
-
-NewEvent Ev(const std::string& stream, const std::string& type = "risk_item.noted",
-            const std::string& payload = R"({"note":"整改到位"})") {
-  NewEvent e;
-  e.stream_id = stream;
-  e.type = type;
-  e.occurred_at = "2025-03-31T20:00:00+08:00";
-  e.actor = {"u-li", "inspector", "nanbin"};
-  e.payload_json = payload;
-  return e;
-}
-
-AppendRequest Req(const std::string& command, std::vector<NewEvent> events,
-                  std::vector<StreamExpectation> ex = {}) {
-  AppendRequest r;
-  r.command_id = command;
-  r.events = std::move(events);
-  r.expectations = std::move(ex);
-  return r;
-}
 
 struct Fixture {
   TempDir dir;
