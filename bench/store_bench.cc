@@ -3,6 +3,7 @@
 //
 //   store_bench --data DIR [--appenders N] [--seconds S] [--warmup S]
 //               [--streams K] [--expect exact|any] [--pipelined 0|1] [--verify]
+//               [--inline-max N]
 //   store_bench --bare --data DIR [--appenders N] [--seconds S] [--warmup S]
 //   store_bench --fsync-probe --data DIR [--seconds S]
 //
@@ -70,6 +71,7 @@ struct Args {
   bool expect_exact = true;
   bool verify = false;
   int pipelined = -1;  // -1: the store's default
+  int inline_max = -1;  // -1: the store's default (StoreOptions::inline_sync_max_appenders)
   int clients = 0;     // 0: a thread per appender (Append); else AppendAsync from this many threads
   std::string data;
 };
@@ -79,7 +81,7 @@ struct Args {
                "store_bench: %s\n"
                "usage: store_bench --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
                "                   [--streams K] [--expect exact|any] [--pipelined 0|1] [--verify]\n"
-               "                   [--clients C]\n"
+               "                   [--clients C] [--inline-max N]\n"
                "       store_bench --bare --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
                "       store_bench --fsync-probe --data DIR [--seconds S]\n",
                msg);
@@ -112,6 +114,9 @@ Args ParseArgs(int argc, char** argv) {
         if (v == "1") a.pipelined = 1;
         else if (v == "0") a.pipelined = 0;
         else Usage("--pipelined takes 0 or 1");
+      } else if (k == "--inline-max") {
+        a.inline_max = std::stoi(next());
+        if (a.inline_max < 0) Usage("--inline-max takes a count >= 0");
       } else if (k == "--clients") {
         a.clients = std::stoi(next());
       } else if (k == "--streams") {
@@ -397,6 +402,7 @@ int RunStore(const Args& a) {
   xiaohao::StoreOptions opts;
   opts.path = a.data;
   if (a.pipelined >= 0) opts.pipelined_commit = a.pipelined == 1;
+  if (a.inline_max >= 0) opts.inline_sync_max_appenders = a.inline_max;
   auto opened = xiaohao::EventStore::Open(opts);
   if (!opened.ok()) {
     std::fprintf(stderr, "store_bench: open %s: %s\n", a.data.c_str(),
@@ -507,8 +513,9 @@ int RunStore(const Args& a) {
   for (auto& t : stats) warm += t.warm;
   char extra[160];
   std::snprintf(extra, sizeof extra,
-                " clients=%d expect=%s streams=%d pipelined=%d payload_bytes=%zu", a.clients,
-                a.expect_exact ? "exact" : "any", a.streams, opts.pipelined_commit ? 1 : 0,
+                " clients=%d expect=%s streams=%d pipelined=%d inline_max=%d payload_bytes=%zu",
+                a.clients, a.expect_exact ? "exact" : "any", a.streams,
+                opts.pipelined_commit ? 1 : 0, opts.inline_sync_max_appenders,
                 payload_bytes.load());
   PrintSummary("store", a, s, extra);
   // How the appends shared syncs, warm-up included: appends per sync is what

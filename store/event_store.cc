@@ -1236,7 +1236,10 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers, bool may_sync_i
   // waiting for the syncer holds every appender in the store (the syncer's
   // linger would end now), the committer takes those groups and syncs them
   // with its own: the sync covers everything written before it, and the
-  // syncer's wake-up and thread switch are saved on every such round.
+  // syncer's wake-up and thread switch are saved on every such round. Only
+  // while few appenders are in the store (StoreOptions::
+  // inline_sync_max_appenders): with many, the committer's inline sync holds
+  // them all in one cohort, and cost latency for no throughput.
   bool inline_sync = !options_.pipelined_commit;
   std::deque<Group> earlier;  // written before this group, synced with it
   // Only a group that writes can sync inline: the sync is its Write's. A group
@@ -1246,8 +1249,9 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers, bool may_sync_i
   // commit never syncs inline (see Commit).
   if (!inline_sync && may_sync_inline && !group_commands.empty()) {
     std::lock_guard<std::mutex> l(sync_mu_);
-    inline_sync = !syncing_ && sync_queue_writers_ + static_cast<int>(group.writers.size()) >=
-                                   active_.load(std::memory_order_relaxed);
+    const int active = active_.load(std::memory_order_relaxed);
+    inline_sync = !syncing_ && active <= options_.inline_sync_max_appenders &&
+                  sync_queue_writers_ + static_cast<int>(group.writers.size()) >= active;
     if (inline_sync) {
       earlier.swap(sync_queue_);
       sync_queue_writers_ = 0;

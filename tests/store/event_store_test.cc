@@ -28,7 +28,11 @@ struct Fixture {
   TempDir dir;
   ManualClock clock{1743422400000000};  // 2025-03-31T12:00:00Z
   std::unique_ptr<EventStore> store;
-  explicit Fixture(bool pipelined = true, std::vector<CommitHook*> hooks = {}) {
+  // -1 keeps StoreOptions' default for inline_sync_max_appenders.
+  int inline_sync_max_appenders = -1;
+  explicit Fixture(bool pipelined = true, std::vector<CommitHook*> hooks = {},
+                   int inline_max = -1)
+      : inline_sync_max_appenders(inline_max) {
     Reopen(pipelined, hooks);
   }
   void Reopen(bool pipelined = true, std::vector<CommitHook*> hooks = {}) {
@@ -37,6 +41,7 @@ struct Fixture {
     o.path = dir.Sub("db");
     o.clock = &clock;
     o.pipelined_commit = pipelined;
+    if (inline_sync_max_appenders >= 0) o.inline_sync_max_appenders = inline_sync_max_appenders;
     o.hooks = std::move(hooks);
     auto s = EventStore::Open(o);
     REQUIRE(s.ok());
@@ -278,7 +283,12 @@ TEST_CASE("every acknowledged append was covered by a sync, repeats of commands 
   // shortfall. (Regression: a group of such duplicates alone, last to arrive,
   // once took the inline-sync path, which wrote nothing and so synced nothing,
   // and acknowledged them and every group waiting for the syncer.)
-  Fixture f;
+  // Inline sync applies only up to inline_sync_max_appenders appenders, so the
+  // two appenders here run with it on (the path of the regression), at the
+  // default, and with it off.
+  const int inline_max = GENERATE(1000, -1, 0);
+  CAPTURE(inline_max);
+  Fixture f(true, {}, inline_max);
   const CommitStats before = f.store->GetCommitStats();
   constexpr int kCommands = 400;
   std::atomic<int> acknowledged{0}, failed{0}, duplicates{0};
