@@ -1239,7 +1239,7 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers, bool may_sync_i
   // syncer's wake-up and thread switch are saved on every such round. Only
   // while few appenders are in the store (StoreOptions::
   // inline_sync_max_appenders): with many, the committer's inline sync holds
-  // them all in one cohort, and cost latency for no throughput.
+  // them all in one cohort, which costs latency for no throughput.
   bool inline_sync = !options_.pipelined_commit;
   std::deque<Group> earlier;  // written before this group, synced with it
   // Only a group that writes can sync inline: the sync is its Write's. A group
