@@ -3,6 +3,7 @@
 // reached the outbox exactly once. The child is this test binary re-executed
 // with the hidden test "deadline crash child" selected.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -110,10 +111,24 @@ TEST_CASE("deadlines and alerts survive SIGKILL: overdue exactly once, every ale
       execl("/proc/self/exe", "deadline-crash-child", "deadline crash child", static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    // The first round waits until alerts reach the outbox, so the checks
+    // below ("some deadlines had fired") hold however slow the machine is:
+    // under ASan with other tests syncing, seeding alone outlasted the
+    // longest delay. Later rounds are killed at random moments from the fork.
+    bool alerted = true;
+    if (round == 0) {
+      auto until = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+      struct stat st {};
+      while (alerted && (::stat(outbox.c_str(), &st) != 0 || st.st_size == 0)) {
+        alerted = std::chrono::steady_clock::now() < until;
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      }
+    }
+    if (alerted) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
+    REQUIRE(alerted);  // the child wrote no alert in 120 s (killed anyway, not left running)
     REQUIRE(WIFSIGNALED(status));
     ++killed_mid_run;
   }

@@ -6,6 +6,7 @@
 // The child is this same test binary re-executed with the hidden test
 // "crash child" selected, so it starts clean (no inherited RocksDB threads).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -58,6 +59,21 @@ TEST_CASE("crash child", "[.crash-child]") {
   for (auto& t : threads) t.join();
 }
 
+static uint64_t FileSize(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+}
+
+// True once `path` is longer than `size`; false after `limit`.
+static bool WaitForGrowth(const std::string& path, uint64_t size, std::chrono::seconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (FileSize(path) <= size) {
+    if (std::chrono::steady_clock::now() > until) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return true;
+}
+
 TEST_CASE("SIGKILL during concurrent appends loses no acknowledged event (20 rounds)") {
   xiaohao::testing::TempDir dir;
   std::string db = dir.Sub("db"), acks = dir.Sub("acks");
@@ -65,6 +81,7 @@ TEST_CASE("SIGKILL during concurrent appends loses no acknowledged event (20 rou
   if (const char* r = std::getenv("XIAOHAO_CRASH_ROUNDS")) rounds = std::atoi(r);
   std::mt19937 rng(12345);
   std::uniform_int_distribution<int> delay_ms(50, 400);
+  uint64_t acked_bytes = 0;  // of the acks file, before this round
   for (int round = 0; round < rounds; ++round) {
     pid_t pid = fork();
     REQUIRE(pid >= 0);
@@ -77,11 +94,18 @@ TEST_CASE("SIGKILL during concurrent appends loses no acknowledged event (20 rou
       execl("/proc/self/exe", "crash-child", "crash child", static_cast<char*>(nullptr));
       _exit(127);
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
+    // The random moment is counted from the child's first acknowledgement of
+    // the round, not from the fork: on a slow, shared machine (ASan, other
+    // tests syncing) opening the store alone took longer than the longest
+    // delay, and every round was killed before anything was acknowledged.
+    INFO("round " << round);
+    const bool acking = WaitForGrowth(acks, acked_bytes, std::chrono::seconds(120));
+    if (acking) std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms(rng)));
     kill(pid, SIGKILL);
     int status = 0;
     waitpid(pid, &status, 0);
-    INFO("round " << round);
+    acked_bytes = FileSize(acks);
+    REQUIRE(acking);  // the child acknowledged nothing in 120 s (killed anyway, not left running)
     REQUIRE(WIFSIGNALED(status));  // it was still appending when killed
 
     StoreOptions o;
