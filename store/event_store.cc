@@ -38,6 +38,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include "store/envelope.h"
 #include "store/time_format.h"
 #include "store/utf8.h"
@@ -448,11 +452,39 @@ class EventStoreImpl final : public EventStore {
     std::vector<std::string> records;
     Status status;
     AppendResult result;
-    // Its own lock and signal: acknowledging a writer touches nothing shared.
-    std::mutex mu;
-    std::condition_variable cv;
-    bool done = false;  // GUARDED_BY(mu)
-    bool lead = false;  // GUARDED_BY(mu): asked to take the committer role
+    // What the waiting appender is told (kDone, kLead): a futex word of its
+    // own, so acknowledging a writer touches nothing shared. A mutex and
+    // condition variable did the job before, but had to be notified under
+    // the mutex (the writer may be gone once it sees `done`), so every woken
+    // appender ran into the mutex its waker still held and slept again: a
+    // quarter more involuntary thread switches per append at 16 appenders
+    // (bench/store_bench under /usr/bin/time), and switches are what an
+    // append costs on two vCPUs (shared/PERFORMANCE.md).
+    // Wake may run after the appender has returned: the kernel then wakes
+    // whoever waits on that stack address, at worst a later futex wait of
+    // the same thread, which sees a spurious wake-up; Wait below and
+    // glibc's waiters re-check their word and sleep again.
+    std::atomic<uint32_t> signal{0};
+    static constexpr uint32_t kDone = 1;  // acknowledged: status and result are set
+    static constexpr uint32_t kLead = 2;  // asked to take the committer role
+    static_assert(sizeof(std::atomic<uint32_t>) == sizeof(uint32_t) &&
+                      std::atomic<uint32_t>::is_always_lock_free,
+                  "the futex syscall needs a plain 32-bit word");
+    // Set while the writer is certainly alive; Wake may come later.
+    void Set(uint32_t bit) { signal.fetch_or(bit, std::memory_order_release); }
+    void Wake() {
+      syscall(SYS_futex, reinterpret_cast<uint32_t*>(&signal), FUTEX_WAKE_PRIVATE, 1,
+              nullptr, nullptr, 0);
+    }
+    // Returns the bits set, once one is.
+    uint32_t Wait() {
+      for (;;) {
+        uint32_t v = signal.load(std::memory_order_acquire);
+        if (v != 0) return v;
+        syscall(SYS_futex, reinterpret_cast<uint32_t*>(&signal), FUTEX_WAIT_PRIVATE, 0,
+                nullptr, nullptr, 0);
+      }
+    }
     // Set for AppendAsync: no thread waits on this writer, which the store
     // owns (heap-allocated) and deletes once `callback` has its result.
     AppendCallback callback;
@@ -861,11 +893,9 @@ Result<AppendResult> EventStoreImpl::Append(AppendRequest request) {
   }
   for (;;) {
     if (lead) Commit(&w);
-    std::unique_lock<std::mutex> l(w.mu);
-    w.cv.wait(l, [&] { return w.done || w.lead; });
-    if (w.done) break;
-    w.lead = false;
-    l.unlock();
+    lead = false;
+    if (w.Wait() & Writer::kDone) break;
+    w.signal.fetch_and(~Writer::kLead, std::memory_order_relaxed);
     // Handed the role: take it unless another appender took it meanwhile.
     std::lock_guard<std::mutex> q(mu_);
     if (!committing_ && !queue_.empty()) committing_ = lead = true;
@@ -934,10 +964,8 @@ void EventStoreImpl::Complete(Writer* w) {
     callback(std::move(r));
     return;
   }
-  // Notified under the writer's lock: once `done` is seen the writer may be gone.
-  std::lock_guard<std::mutex> l(w->mu);
-  w->done = true;
-  w->cv.notify_one();
+  w->Set(Writer::kDone);
+  w->Wake();  // the writer may be gone by now (see Writer)
 }
 
 void EventStoreImpl::SetBackgroundError(const Status& s) {
@@ -974,14 +1002,14 @@ void EventStoreImpl::SetBackgroundError(const Status& s) {
 void EventStoreImpl::Commit(Writer* self) {
   for (;;) {
     std::vector<Writer*> group;
+    // Woken once mu_ is released, so that they do not wake into a lock this
+    // thread still holds (see Writer).
+    bool wake_syncer = false;
+    Writer* next = nullptr;  // a blocking appender to hand the role to
     {
       std::lock_guard<std::mutex> l(mu_);
-      bool self_done = true;
-      if (self != nullptr) {
-        std::lock_guard<std::mutex> s(self->mu);
-        self_done = self->done;
-      }
-      Writer* next = nullptr;  // a blocking appender to hand the role to
+      const bool self_done =
+          self == nullptr || (self->signal.load(std::memory_order_acquire) & Writer::kDone);
       if (self_done)
         for (Writer* q : queue_)
           if (!q->callback) {
@@ -992,22 +1020,22 @@ void EventStoreImpl::Commit(Writer* self) {
         committing_ = false;
         {
           std::lock_guard<std::mutex> sl(sync_mu_);
-          if (sync_wake_owed_) {
-            sync_wake_owed_ = false;
-            sync_cv_.notify_one();
-          }
+          wake_syncer = sync_wake_owed_;
+          sync_wake_owed_ = false;
         }
-        if (next != nullptr) {
-          std::lock_guard<std::mutex> n(next->mu);
-          next->lead = true;
-          next->cv.notify_one();
+        // Set under mu_, while `next` is queued and so certainly alive.
+        if (next != nullptr) next->Set(Writer::kLead);
+      } else {
+        while (!queue_.empty() && group.size() < kMaxGroupWriters) {
+          group.push_back(queue_.front());
+          queue_.pop_front();
         }
-        return;
       }
-      while (!queue_.empty() && group.size() < kMaxGroupWriters) {
-        group.push_back(queue_.front());
-        queue_.pop_front();
-      }
+    }
+    if (group.empty()) {
+      if (wake_syncer) sync_cv_.notify_one();
+      if (next != nullptr) next->Wake();
+      return;
     }
     // An exception here would leave the appenders of the group waiting for
     // ever; as on the former committer thread, it ends the process instead.
@@ -1302,27 +1330,31 @@ void EventStoreImpl::ProcessGroup(std::vector<Writer*>& writers, bool may_sync_i
       std::lock_guard<std::mutex> l(mu_);
       more = !queue_.empty();
     }
-    std::lock_guard<std::mutex> l(sync_mu_);
-    sync_queue_writers_ += static_cast<int>(group.writers.size());
-    group.behind_sync = syncing_;
-    sync_queue_.push_back(std::move(group));
-    // Wake the syncer only when it has something to start on or stops
-    // lingering for this group (see SyncerLoop); otherwise every group
-    // written during a linger cost it a wake-up and a thread switch. It
-    // wakes at the linger's deadline anyway. A first group with more
-    // appenders queued behind it wakes it only when this committer gives up
-    // the role (see Commit): the round may well end in an inline sync.
-    if (sync_queue_writers_ >= active_.load(std::memory_order_relaxed)) {
-      sync_wake_owed_ = false;
-      sync_cv_.notify_one();
-    } else if (sync_queue_.size() == 1) {
-      if (more) {
-        sync_wake_owed_ = true;
-      } else {
+    bool wake = false;  // the syncer, once sync_mu_ is released (as in Commit)
+    {
+      std::lock_guard<std::mutex> l(sync_mu_);
+      sync_queue_writers_ += static_cast<int>(group.writers.size());
+      group.behind_sync = syncing_;
+      sync_queue_.push_back(std::move(group));
+      // Wake the syncer only when it has something to start on or stops
+      // lingering for this group (see SyncerLoop); otherwise every group
+      // written during a linger cost it a wake-up and a thread switch. It
+      // wakes at the linger's deadline anyway. A first group with more
+      // appenders queued behind it wakes it only when this committer gives up
+      // the role (see Commit): the round may well end in an inline sync.
+      if (sync_queue_writers_ >= active_.load(std::memory_order_relaxed)) {
         sync_wake_owed_ = false;
-        sync_cv_.notify_one();
+        wake = true;
+      } else if (sync_queue_.size() == 1) {
+        if (more) {
+          sync_wake_owed_ = true;
+        } else {
+          sync_wake_owed_ = false;
+          wake = true;
+        }
       }
     }
+    if (wake) sync_cv_.notify_one();
   } else {
     finish_earlier(Status::OK());
     FinishGroup(group, Status::OK());
@@ -1373,12 +1405,14 @@ void EventStoreImpl::SyncerLoop() {
 
 void EventStoreImpl::FinishGroup(Group& g, const Status& s) {
   if (s.ok()) {
-    std::lock_guard<std::mutex> l(durable_mu_);
-    if (g.last_position > durable_head_.load()) {
-      durable_hash_ = g.last_hash;
-      durable_head_.store(g.last_position, std::memory_order_release);
+    {
+      std::lock_guard<std::mutex> l(durable_mu_);
+      if (g.last_position > durable_head_.load()) {
+        durable_hash_ = g.last_hash;
+        durable_head_.store(g.last_position, std::memory_order_release);
+      }
     }
-    durable_cv_.notify_all();
+    durable_cv_.notify_all();  // after the unlock, as in Commit
   }
   {
     std::lock_guard<std::mutex> l(inflight_mu_);
