@@ -456,10 +456,10 @@ class EventStoreImpl final : public EventStore {
     // own, so acknowledging a writer touches nothing shared. A mutex and
     // condition variable did the job before, but had to be notified under
     // the mutex (the writer may be gone once it sees `done`), so every woken
-    // appender ran into the mutex its waker still held and slept again: a
-    // quarter more involuntary thread switches per append at 16 appenders
-    // (bench/store_bench under /usr/bin/time), and switches are what an
-    // append costs on two vCPUs (shared/PERFORMANCE.md).
+    // appender ran into the mutex its waker still held and slept again:
+    // about a third more involuntary thread switches per append at 16
+    // appenders (bench/store_bench under /usr/bin/time), and switches are
+    // what an append costs on two vCPUs (shared/PERFORMANCE.md).
     // Wake may run after the appender has returned: the kernel then wakes
     // whoever waits on that stack address, at worst a later futex wait of
     // the same thread, which sees a spurious wake-up; Wait below and
