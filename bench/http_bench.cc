@@ -19,15 +19,24 @@
 //   http mode=commands clients=16 server_threads=16 seconds=10.0 commands=.. commands_per_s=..
 //        p50_us=.. p99_us=.. max_us=.. requests_per_s=.. req_p50_us=.. req_p99_us=.. ...
 //
+// --background-cpu low moves the server's RocksDB flush and compaction threads
+// to the normal policy at the lowest priority once it is up, for runs under a
+// real-time policy (scripts/bench BENCH_RT=1), as store_bench --background-cpu
+// low does in its own process (see there for why).
+//
 // p50/p99/max are over write requests (commands and opens, retries and lost
 // races included); req_* over every request. Exit 1 on any error or failed check.
 //
 //   http_bench --xiaohao build/xiaohao --workflows workflows --data /var/tmp/x/http
 //              --mode commands --clients 16 --seconds 10
+#include <dirent.h>
+#include <sched.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
 #include <string>
 
@@ -40,9 +49,40 @@ namespace {
 int Usage(const char* what) {
   std::fprintf(stderr,
                "http_bench: %s\nusage: http_bench --xiaohao BIN --workflows DIR --data NEW_DIR [--mode commands|mixed]\n"
-               "                  [--clients 16] [--seconds 10] [--warmup 1] [--threads 16] [--seed 1]\n",
+               "                  [--clients 16] [--seconds 10] [--warmup 1] [--threads 16] [--seed 1]\n"
+               "                  [--background-cpu low|inherit]\n",
                what);
   return 2;
+}
+
+// What RocksDB's Env::LowerThreadPoolCPUPriority(kLow) does to its own
+// threads (SCHED_OTHER, nice 19), done from outside to the server's threads,
+// which that call cannot reach. Returns how many were moved, or -1 with *why.
+int LowerServerBackgroundThreads(pid_t pid, std::string* why) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) {
+    *why = "cannot list " + dir + ": " + std::strerror(errno);
+    return -1;
+  }
+  int moved = 0;
+  while (dirent* e = ::readdir(d)) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    std::string comm;
+    std::getline(std::ifstream(dir + "/" + e->d_name + "/comm"), comm);
+    if (comm.rfind("rocksdb:", 0) != 0) continue;
+    const pid_t tid = static_cast<pid_t>(std::stol(e->d_name));
+    sched_param p{};
+    if (::sched_setscheduler(tid, SCHED_OTHER, &p) != 0 || ::setpriority(PRIO_PROCESS, tid, 19) != 0) {
+      *why = "cannot lower thread " + std::to_string(tid) + " (" + comm + "): " + std::strerror(errno);
+      ::closedir(d);
+      return -1;
+    }
+    ++moved;
+  }
+  ::closedir(d);
+  if (moved == 0) *why = "no rocksdb:* threads in " + dir;
+  return moved;
 }
 
 }  // namespace
@@ -53,6 +93,7 @@ int main(int argc, char** argv) {
   int clients = 16, threads = 16;
   double seconds = 10, warmup = 1;
   uint64_t seed = 1;
+  bool background_low = false;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (i + 1 >= argc) return Usage(("missing value after " + a).c_str());
@@ -67,6 +108,8 @@ int main(int argc, char** argv) {
       else if (a == "--seconds") seconds = std::stod(v);
       else if (a == "--warmup") warmup = std::stod(v);
       else if (a == "--seed") seed = std::stoull(v);
+      else if (a == "--background-cpu" && (v == "low" || v == "inherit")) background_low = v == "low";
+      else if (a == "--background-cpu") return Usage("--background-cpu takes low or inherit");
       else return Usage(("unknown option " + a).c_str());
     } catch (const std::exception&) {
       return Usage(("bad value for " + a + ": " + v).c_str());
@@ -109,6 +152,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   o.port = port;
+  if (background_low) {
+    std::string why;
+    const int moved = LowerServerBackgroundThreads(pid, &why);
+    if (moved <= 0) {
+      std::fprintf(stderr, "http_bench: --background-cpu low: %s\n", why.c_str());
+      load::StopServe(pid);
+      return 1;
+    }
+    std::fprintf(stderr, "http_bench: %d RocksDB background threads of the server at normal policy, nice 19\n",
+                 moved);
+  }
   load::LoadResult r = load::RunLoad(o);
   int exit_code = load::StopServe(pid);
   load::LogCheck check = load::CheckLog(data, r.acknowledged);
