@@ -3,9 +3,9 @@
 //
 //   store_bench --data DIR [--appenders N] [--seconds S] [--warmup S]
 //               [--streams K] [--expect exact|any] [--pipelined 0|1] [--verify]
-//               [--inline-max N] [--background-cpu low]
+//               [--inline-max N] [--background-cpu low|inherit]
 //   store_bench --bare --data DIR [--appenders N] [--seconds S] [--warmup S]
-//               [--background-cpu low]
+//               [--background-cpu low|inherit]
 //   store_bench --fsync-probe --data DIR [--seconds S]
 //
 // Store mode: N threads, each appending one event per Append call (a unique
@@ -29,11 +29,13 @@
 // normal scheduling policy at the lowest priority (Env::LowerThreadPoolCPUPriority),
 // for runs under a real-time policy (scripts/bench BENCH_RT=1), which the
 // threads would otherwise inherit. Under SCHED_RR a flush (about 150 ms of CPU
-// per 64 MiB memtable) keeps its core for its whole slice: a thread woken on
-// that core waits behind it, and when that thread is the syncer every
-// appender waits. Measured (2026-12-07, 16 appenders, 10 s, chrt -r 1): all 16
-// appenders stalled 130-870 ms at each flush, 0.19-0.87 s max latency; with
-// the flag, no stall over 50 ms, max 13-15 ms, as without a real-time policy.
+// per 64 MiB memtable) is not preempted by the appenders' wake-ups and held
+// its core for 192 ms without a switch (perf sched); the likely reading is
+// that a thread woken onto that core waits behind it, and every appender
+// waits when that thread is the syncer. Measured (2026-12-07, 16 appenders,
+// 10 s, chrt -r 1): all 16 appenders stalled for the length of each flush
+// (130-870 ms max latency); with the flag, no append over 50 ms, max 13-15
+// ms, as without a real-time policy. The default, inherit, changes nothing.
 //
 // The first --warmup seconds (default 1) are not counted. Output is one
 // machine-readable line (plus optional verify/error lines), e.g.
@@ -94,9 +96,9 @@ struct Args {
                "store_bench: %s\n"
                "usage: store_bench --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
                "                   [--streams K] [--expect exact|any] [--pipelined 0|1] [--verify]\n"
-               "                   [--clients C] [--inline-max N] [--background-cpu low]\n"
+               "                   [--clients C] [--inline-max N] [--background-cpu low|inherit]\n"
                "       store_bench --bare --data DIR [--appenders N] [--seconds S] [--warmup S]\n"
-               "                   [--background-cpu low]\n"
+               "                   [--background-cpu low|inherit]\n"
                "       store_bench --fsync-probe --data DIR [--seconds S]\n",
                msg);
   std::exit(2);
