@@ -181,7 +181,11 @@ class RiskListProjection {
   // Replaces every projection key by a fold of the whole log from position
   // 1. REQUIRES: not started. Returns the events folded. Folds the cases in
   // `threads` partitions (by stream id) at once; 0 = one per core, up to 4.
+  // One scan of the log feeds the partitions in batches of copied events,
+  // at most kRebuildBatches of kRebuildBatchBytes each per partition.
   Result<uint64_t> Rebuild(int threads = 0);
+  static constexpr size_t kRebuildBatchBytes = 2 << 20;
+  static constexpr size_t kRebuildBatches = 4;
 
   // The last position folded and committed.
   uint64_t Checkpoint() const {
