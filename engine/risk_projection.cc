@@ -526,7 +526,7 @@ Result<uint64_t> RiskListProjection::Rebuild(int threads) {
   if (threads <= 0) threads = static_cast<int>(std::clamp(std::thread::hardware_concurrency(), 1u, 4u));
   const size_t n = static_cast<size_t>(threads);
   const uint64_t head = store_->DurableHead();  // the scan stops here
-  auto partition_of = [n](std::string_view case_id) { return std::hash<std::string_view>()(case_id) % n; };
+  auto partition_of = [n](std::string_view case_id) { return RebuildPartitionOf(case_id, n); };
   struct Partition {
     std::unique_ptr<ProjectionState> state;
     Status status;

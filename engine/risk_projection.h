@@ -186,6 +186,10 @@ class RiskListProjection {
   Result<uint64_t> Rebuild(int threads = 0);
   static constexpr size_t kRebuildBatchBytes = 2 << 20;
   static constexpr size_t kRebuildBatches = 4;
+  // The partition of `partitions` that folds a case's events in a rebuild.
+  static size_t RebuildPartitionOf(std::string_view case_id, size_t partitions) {
+    return std::hash<std::string_view>()(case_id) % partitions;
+  }
 
   // The last position folded and committed.
   uint64_t Checkpoint() const {
