@@ -1501,7 +1501,7 @@ Status EventStoreImpl::ScanLogRaw(uint64_t from_position,
   // no block cache fill (the blocks will not be read again soon, and would
   // evict what point reads need).
   rocksdb::ReadOptions ro;
-  ro.readahead_size = 8 << 20;
+  ro.readahead_size = options_.log_scan_readahead_bytes;
   ro.fill_cache = false;
   std::string upper = envelope::PositionKey(head + 1);
   rocksdb::Slice upper_slice(upper);

@@ -125,6 +125,10 @@ struct StoreOptions {
   // (55-60k/s capped at 1, 57-60k uncapped) and a lower median latency
   // (p50 about 210 us against 240 us). 0 turns inline sync off.
   int inline_sync_max_appenders = 1;
+  // Read-ahead of ScanLogRaw, the one-off pass over the whole log (rebuilds,
+  // catch-ups): large reads keep such a pass sequential on the disk. Tests
+  // lower it so that a small log takes many reads and one can fail midway.
+  size_t log_scan_readahead_bytes = 8 << 20;
   std::vector<CommitHook*> hooks;   // not owned; must outlive the store
 };
 

@@ -4,6 +4,7 @@
 #include <rocksdb/file_system.h>
 
 #include <atomic>
+#include <functional>
 
 namespace xiaohao {
 namespace {
@@ -14,6 +15,22 @@ struct Faults {
   std::atomic<bool> writes_fail{false};
   std::atomic<bool> create_fails{false};
   std::atomic<int> injected{0};
+  // Reads left before they fail; negative: none fails. Counted down by every
+  // read, so that a run can be cut at any read of its sequence.
+  std::atomic<int64_t> reads_left{-1};
+  std::atomic<int64_t> reads{0};
+
+  rocksdb::IOStatus OnRead() {
+    int64_t left = reads_left.load();
+    while (left > 0 && !reads_left.compare_exchange_weak(left, left - 1)) {
+    }
+    if (left == 0) {
+      ++injected;
+      return rocksdb::IOStatus::IOError("injected: read failed (bad sector)");
+    }
+    ++reads;
+    return rocksdb::IOStatus::OK();
+  }
 
   rocksdb::IOStatus OnAppend() {
     if (no_space.load()) {
@@ -68,6 +85,56 @@ class FaultyFile final : public rocksdb::FSWritableFileOwnerWrapper {
   Faults* faults_;
 };
 
+class FaultyRandomAccessFile final : public rocksdb::FSRandomAccessFileOwnerWrapper {
+ public:
+  FaultyRandomAccessFile(std::unique_ptr<rocksdb::FSRandomAccessFile>&& f, Faults* faults)
+      : FSRandomAccessFileOwnerWrapper(std::move(f)), faults_(faults) {}
+  rocksdb::IOStatus Read(uint64_t offset, size_t n, const rocksdb::IOOptions& o, rocksdb::Slice* result,
+                         char* scratch, rocksdb::IODebugContext* dbg) const override {
+    auto s = faults_->OnRead();
+    return s.ok() ? target()->Read(offset, n, o, result, scratch, dbg) : s;
+  }
+  rocksdb::IOStatus MultiRead(rocksdb::FSReadRequest* reqs, size_t num_reqs, const rocksdb::IOOptions& o,
+                              rocksdb::IODebugContext* dbg) override {
+    // One read per request, as the base class does it, each through Read.
+    for (size_t i = 0; i < num_reqs; ++i)
+      reqs[i].status = Read(reqs[i].offset, reqs[i].len, o, &reqs[i].result, reqs[i].scratch, dbg);
+    return rocksdb::IOStatus::OK();
+  }
+  rocksdb::IOStatus ReadAsync(rocksdb::FSReadRequest& req, const rocksdb::IOOptions& o,
+                              std::function<void(const rocksdb::FSReadRequest&, void*)> cb, void* cb_arg,
+                              void** io_handle, rocksdb::IOHandleDeleter* del_fn, rocksdb::IODebugContext* dbg) override {
+    // Synchronously, through Read (what FSRandomAccessFile's default does).
+    *io_handle = nullptr;
+    *del_fn = nullptr;
+    req.status = Read(req.offset, req.len, o, &req.result, req.scratch, dbg);
+    cb(req, cb_arg);
+    return rocksdb::IOStatus::OK();
+  }
+
+ private:
+  Faults* faults_;
+};
+
+class FaultySequentialFile final : public rocksdb::FSSequentialFileOwnerWrapper {
+ public:
+  FaultySequentialFile(std::unique_ptr<rocksdb::FSSequentialFile>&& f, Faults* faults)
+      : FSSequentialFileOwnerWrapper(std::move(f)), faults_(faults) {}
+  rocksdb::IOStatus Read(size_t n, const rocksdb::IOOptions& o, rocksdb::Slice* result, char* scratch,
+                         rocksdb::IODebugContext* dbg) override {
+    auto s = faults_->OnRead();
+    return s.ok() ? target()->Read(n, o, result, scratch, dbg) : s;
+  }
+  rocksdb::IOStatus PositionedRead(uint64_t offset, size_t n, const rocksdb::IOOptions& o,
+                                   rocksdb::Slice* result, char* scratch, rocksdb::IODebugContext* dbg) override {
+    auto s = faults_->OnRead();
+    return s.ok() ? target()->PositionedRead(offset, n, o, result, scratch, dbg) : s;
+  }
+
+ private:
+  Faults* faults_;
+};
+
 class FaultyFs final : public rocksdb::FileSystemWrapper {
  public:
   FaultyFs(const std::shared_ptr<rocksdb::FileSystem>& base, Faults* faults)
@@ -83,6 +150,22 @@ class FaultyFs final : public rocksdb::FileSystemWrapper {
     std::unique_ptr<rocksdb::FSWritableFile> inner;
     auto s = target()->NewWritableFile(f, o, &inner, dbg);
     if (s.ok()) r->reset(new FaultyFile(std::move(inner), faults_));
+    return s;
+  }
+  rocksdb::IOStatus NewRandomAccessFile(const std::string& f, const rocksdb::FileOptions& o,
+                                        std::unique_ptr<rocksdb::FSRandomAccessFile>* r,
+                                        rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSRandomAccessFile> inner;
+    auto s = target()->NewRandomAccessFile(f, o, &inner, dbg);
+    if (s.ok()) r->reset(new FaultyRandomAccessFile(std::move(inner), faults_));
+    return s;
+  }
+  rocksdb::IOStatus NewSequentialFile(const std::string& f, const rocksdb::FileOptions& o,
+                                      std::unique_ptr<rocksdb::FSSequentialFile>* r,
+                                      rocksdb::IODebugContext* dbg) override {
+    std::unique_ptr<rocksdb::FSSequentialFile> inner;
+    auto s = target()->NewSequentialFile(f, o, &inner, dbg);
+    if (s.ok()) r->reset(new FaultySequentialFile(std::move(inner), faults_));
     return s;
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
@@ -125,6 +208,8 @@ class FaultInjectionEnvImpl final : public FaultInjectionEnv {
   void SetNoSpace(bool f) override { faults_.no_space = f; }
   void SetWritesFail(bool f) override { faults_.writes_fail = f; }
   void SetCreateFails(bool f) override { faults_.create_fails = f; }
+  void SetReadsFailAfter(int64_t n) override { faults_.reads_left = n < 0 ? -1 : n; }
+  int64_t reads() const override { return faults_.reads.load(); }
   int injected_faults() const override { return faults_.injected.load(); }
 
  private:

@@ -7,6 +7,7 @@
 #ifndef XIAOHAO_STORE_FAULT_INJECTION_H_
 #define XIAOHAO_STORE_FAULT_INJECTION_H_
 
+#include <cstdint>
 #include <memory>
 
 namespace rocksdb {
@@ -28,6 +29,11 @@ class FaultInjectionEnv {
   virtual void SetNoSpace(bool full) = 0;         // appends to files return ENOSPC
   virtual void SetWritesFail(bool fail) = 0;      // appends return EIO
   virtual void SetCreateFails(bool fail) = 0;     // new files cannot be created (read-only dir)
+  // The next `n` reads of any file succeed and every later one returns EIO,
+  // until called again; n < 0 (the default) fails none. A bad sector met in
+  // the middle of a scan: arm it after reads() of a clean run to fail part-way.
+  virtual void SetReadsFailAfter(int64_t n) = 0;
+  virtual int64_t reads() const = 0;              // reads served (not failed) so far
   virtual int injected_faults() const = 0;        // how many calls were failed so far
 };
 

@@ -15,6 +15,7 @@
 #include "engine/view_reader.h"
 #include "store/fault_injection.h"
 #include "tests/engine/workflow_fixture.h"
+#include "tests/store/store_test_util.h"
 
 namespace xiaohao::testing {
 namespace {
@@ -27,6 +28,7 @@ struct ViewsFixture : WorkflowFixture {
   std::unique_ptr<EventStore> store;
   std::unique_ptr<CommandHandler> handler;
   std::unique_ptr<RiskListProjection> projection;
+  size_t scan_readahead = StoreOptions().log_scan_readahead_bytes;
 
   ViewsFixture() { Open(); }
   void Open(bool start = true) {
@@ -37,6 +39,7 @@ struct ViewsFixture : WorkflowFixture {
     o.path = "/mem/db";
     o.env = fs->env();
     o.clock = &clock;
+    o.log_scan_readahead_bytes = scan_readahead;
     auto s = EventStore::Open(o);
     INFO(s.status().ToString());
     REQUIRE(s.ok());
@@ -455,6 +458,110 @@ TEST_CASE("views: a rebuild cut short is not taken for a projection, and is redo
   f.Sync();
   CHECK(f.ProjectionKeys() == incremental);
   CHECK(f.Report({}).basis == "projection");
+}
+
+// The scenario and 120 more items with long descriptions, all read back from
+// table files: the store reopened (recovery flushes the memtables) with a
+// small read-ahead, so that one pass over the log takes dozens of reads.
+// Returns the reads of one clean pass, checked to be many.
+int64_t LogOnDiskInManyReads(ViewsFixture& f, bool projection_running = true) {
+  f.Scenario();
+  for (int i = 0; i < 120; ++i) {
+    const std::string id = "risk_item-long" + std::to_string(i);
+    f.Run(id, "open",
+          {{"source", "inspection"}, {"office", i % 2 ? "nanbin" : "wanan"}, {"enterprise", "ENT-" + id},
+           {"product_category", "体外诊断试剂"}, {"risk_level", "medium"}, {"found_on", "2025-01-20"},
+           {"description", IncompressibleText(3000, static_cast<uint32_t>(i))}},
+          Inspector(i % 2 ? "nanbin" : "wanan"), "2025-01-20T10:00:00+08:00");
+  }
+  if (projection_running) f.Sync();
+  f.scan_readahead = 16 << 10;
+  f.Open(/*start=*/false);
+  const int64_t before = f.fs->reads();
+  uint64_t seen = 0;
+  REQUIRE_OK(f.store->ScanLogRaw(1, [&](const EventView&) { return ++seen > 0; }));
+  REQUIRE(seen == f.store->DurableHead());
+  const int64_t reads = f.fs->reads() - before;
+  INFO("one pass over the log took " << reads << " reads");
+  REQUIRE(reads >= 20);  // else a fault "midway" would not be midway
+  return reads;
+}
+
+TEST_CASE("views: a rebuild whose scan of the log fails midway says so, and nothing half-built is read",
+          "[views][faults]") {
+  ViewsFixture f;
+  const int64_t reads = LogOnDiskInManyReads(f);
+  auto keys = f.ProjectionKeys();
+  auto before = f.Report({});
+  REQUIRE(before.basis == "projection");
+  for (int threads : {1, 3}) {
+    INFO("threads " << threads);
+    // A bad sector half-way through the log: every read after it fails.
+    f.fs->SetReadsFailAfter(reads / 2);
+    auto r = f.projection->Rebuild(threads);
+    f.fs->SetReadsFailAfter(-1);
+    REQUIRE_FALSE(r.ok());
+    INFO(r.status().ToString());
+    CHECK(r.status().code() == StatusCode::kIOError);
+    CHECK(r.status().message().find("scanning the log") != std::string::npos);
+    CHECK(r.status().message().find("injected: read failed") != std::string::npos);
+    // The marker stays: readers fold the log, and get what the projection said.
+    auto st = ReadProjectionStatus(*f.store);
+    REQUIRE(st.ok());
+    CHECK(st->rebuilding);
+    auto during = f.Report({});
+    CHECK(during.basis == "log");
+    REQUIRE(during.rows.size() == before.rows.size());
+    for (size_t i = 0; i < before.rows.size(); ++i) {
+      INFO(before.rows[i].unit << " " << before.rows[i].quarter);
+      CHECK(during.rows[i].unit == before.rows[i].unit);
+      CHECK(during.rows[i].quarter == before.rows[i].quarter);
+      CHECK(during.rows[i].counts == before.rows[i].counts);
+    }
+    CheckScenarioCounts(during);
+  }
+  // With the disk readable again, the next start finishes the rebuild.
+  REQUIRE_OK(f.projection->Start());
+  f.Sync();
+  CHECK(f.ProjectionKeys() == keys);
+  CHECK(f.Report({}).basis == "projection");
+}
+
+TEST_CASE("views: a catch-up whose scan fails midway writes nothing, and the next start resumes",
+          "[views][faults]") {
+  ViewsFixture f;
+  f.CloseItem("risk_item-first", "nanbin", "2025-06-20", "2025-06-25");
+  f.Sync();
+  const uint64_t cp = f.projection->Checkpoint();
+  auto kept = f.ProjectionKeys();
+  // Everything else is appended while no projection runs.
+  f.projection->Stop();
+  const int64_t reads = LogOnDiskInManyReads(f, /*projection_running=*/false);
+  f.fs->SetReadsFailAfter(reads / 2);
+  Status started = f.projection->Start();
+  f.fs->SetReadsFailAfter(-1);
+  INFO(started.ToString());
+  REQUIRE_FALSE(started.ok());
+  CHECK(started.code() == StatusCode::kIOError);
+  // The keys and the checkpoint are those before the catch-up: nothing of
+  // the folded half was written.
+  CHECK(f.ProjectionKeys() == kept);
+  auto st = ReadProjectionStatus(*f.store);
+  REQUIRE(st.ok());
+  CHECK(st->checkpoint == cp);
+  CHECK_FALSE(st->rebuilding);
+  // Readers still see every event: the stored keys and the log's tail.
+  auto r = f.Report({});
+  CHECK(r.basis == "projection");
+  CheckScenarioCounts(r);
+  // The next start resumes from the checkpoint, to what a rebuild gives.
+  REQUIRE_OK(f.projection->Start());
+  f.Sync();
+  auto resumed = f.ProjectionKeys();
+  CHECK(resumed.at("rl/checkpoint") == std::to_string(f.store->DurableHead()));
+  f.projection->Stop();
+  REQUIRE(f.projection->Rebuild().ok());
+  CHECK(f.ProjectionKeys() == resumed);
 }
 
 TEST_CASE("views: as of a record time and as at a business time differ for a late closure", "[views]") {

@@ -19,6 +19,7 @@
 
 using namespace xiaohao;
 using xiaohao::testing::Ev;
+using xiaohao::testing::IncompressibleText;
 using xiaohao::testing::Req;
 using xiaohao::testing::TempDir;
 
@@ -540,6 +541,100 @@ TEST_CASE("a failed sync is sticky: writes refused until reopened, reads keep wo
     auto v = (*s)->Verify();
     REQUIRE(v.ok());
     CHECK(v->ok);
+  }
+}
+
+TEST_CASE("a read error midway through a scan or a verify is an I/O error, never a shorter log or a broken chain",
+          "[faults]") {
+  auto fs = FaultInjectionEnv::Create(/*in_memory=*/true);
+  StoreOptions o;
+  o.path = "/in-memory/db";
+  o.env = fs->env();
+  o.log_scan_readahead_bytes = 16 << 10;  // a small log, many reads
+  const uint64_t kEvents = 300;
+  {
+    auto s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    for (uint64_t i = 0; i < kEvents; ++i) {
+      const std::string payload = nlohmann::json{{"note", IncompressibleText(1000, uint32_t(i))}}.dump();
+      REQUIRE((*s)->Append(Req("c" + std::to_string(i), {Ev("s" + std::to_string(i % 7), "risk_item.noted", payload)}))
+                  .ok());
+    }
+  }
+  // Reopened, the log is read from table files (recovery flushed the memtables).
+  auto open = [&] {
+    auto s = EventStore::Open(o);
+    INFO(s.status().ToString());
+    REQUIRE(s.ok());
+    return std::move(s).value();
+  };
+  auto store = open();
+  auto reads_of = [&](const std::function<void()>& run) {
+    const int64_t before = fs->reads();
+    run();
+    return fs->reads() - before;
+  };
+  uint64_t seen = 0;
+  auto count = [&](const EventView&) { return ++seen > 0; };
+  const int64_t scan_reads = reads_of([&] { REQUIRE(store->ScanLogRaw(1, count).ok()); });
+  REQUIRE(seen == kEvents);
+  INFO("a scan took " << scan_reads << " reads");
+  REQUIRE(scan_reads >= 20);
+
+  SECTION("a scan stops with the error, after some of the log and not all of it") {
+    seen = 0;
+    fs->SetReadsFailAfter(scan_reads / 2);
+    Status st = store->ScanLogRaw(1, count);
+    fs->SetReadsFailAfter(-1);
+    INFO(st.ToString());
+    CHECK(st.code() == StatusCode::kIOError);
+    CHECK_THAT(st.message(), Catch::Contains("scanning the log") && Catch::Contains("injected: read failed"));
+    CHECK(seen > 0);
+    CHECK(seen < kEvents);
+    // A read error is the disk's, not the log's: writes go on, and so does a clean scan.
+    REQUIRE(store->Append(Req("after", {Ev("s0")})).ok());
+    seen = 0;
+    REQUIRE(store->ScanLogRaw(1, count).ok());
+    CHECK(seen == kEvents + 1);
+  }
+  SECTION("verify reports the error, neither ok over a prefix nor broken at a position") {
+    // Verify fills the block cache: count a clean walk on a fresh open, then
+    // fail the next fresh open's walk half-way.
+    store.reset();
+    store = open();
+    int64_t verify_reads = 0;
+    verify_reads = reads_of([&] {
+      auto v = store->Verify();
+      REQUIRE(v.ok());
+      CHECK(v->ok);
+      CHECK(v->events == kEvents);
+    });
+    INFO("a verify took " << verify_reads << " reads");
+    REQUIRE(verify_reads >= 4);
+    store.reset();
+    store = open();
+    fs->SetReadsFailAfter(verify_reads / 2);
+    auto v = store->Verify();
+    fs->SetReadsFailAfter(-1);
+    REQUIRE_FALSE(v.ok());
+    CHECK(v.status().code() == StatusCode::kIOError);
+    CHECK_THAT(v.status().message(), Catch::Contains("reading the log"));
+    auto again = store->Verify();
+    REQUIRE(again.ok());
+    CHECK(again->ok);
+    CHECK(again->events == kEvents);
+  }
+  SECTION("a stream read fails whole, never returns fewer events") {
+    store.reset();
+    store = open();
+    fs->SetReadsFailAfter(0);
+    auto r = store->ReadStream("s3");
+    fs->SetReadsFailAfter(-1);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == StatusCode::kIOError);
+    auto clean = store->ReadStream("s3");
+    REQUIRE(clean.ok());
+    CHECK(clean->size() == kEvents / 7 + (3 < kEvents % 7 ? 1 : 0));
   }
 }
 
