@@ -148,45 +148,41 @@ class FaultyFs final : public rocksdb::FileSystemWrapper {
       return rocksdb::IOStatus::IOError("injected: cannot create " + f + ": read-only file system");
     }
     std::unique_ptr<rocksdb::FSWritableFile> inner;
-    auto s = target()->NewWritableFile(f, o, &inner, dbg);
-    if (s.ok()) r->reset(new FaultyFile(std::move(inner), faults_));
-    return s;
+    return Wrapped<FaultyFile>(target()->NewWritableFile(f, o, &inner, dbg), &inner, r);
   }
   rocksdb::IOStatus NewRandomAccessFile(const std::string& f, const rocksdb::FileOptions& o,
                                         std::unique_ptr<rocksdb::FSRandomAccessFile>* r,
                                         rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSRandomAccessFile> inner;
-    auto s = target()->NewRandomAccessFile(f, o, &inner, dbg);
-    if (s.ok()) r->reset(new FaultyRandomAccessFile(std::move(inner), faults_));
-    return s;
+    return Wrapped<FaultyRandomAccessFile>(target()->NewRandomAccessFile(f, o, &inner, dbg), &inner, r);
   }
   rocksdb::IOStatus NewSequentialFile(const std::string& f, const rocksdb::FileOptions& o,
                                       std::unique_ptr<rocksdb::FSSequentialFile>* r,
                                       rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSSequentialFile> inner;
-    auto s = target()->NewSequentialFile(f, o, &inner, dbg);
-    if (s.ok()) r->reset(new FaultySequentialFile(std::move(inner), faults_));
-    return s;
+    return Wrapped<FaultySequentialFile>(target()->NewSequentialFile(f, o, &inner, dbg), &inner, r);
   }
   rocksdb::IOStatus ReopenWritableFile(const std::string& f, const rocksdb::FileOptions& o,
                                        std::unique_ptr<rocksdb::FSWritableFile>* r,
                                        rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> inner;
-    auto s = target()->ReopenWritableFile(f, o, &inner, dbg);
-    if (s.ok()) r->reset(new FaultyFile(std::move(inner), faults_));
-    return s;
+    return Wrapped<FaultyFile>(target()->ReopenWritableFile(f, o, &inner, dbg), &inner, r);
   }
   rocksdb::IOStatus ReuseWritableFile(const std::string& f, const std::string& old,
                                       const rocksdb::FileOptions& o,
                                       std::unique_ptr<rocksdb::FSWritableFile>* r,
                                       rocksdb::IODebugContext* dbg) override {
     std::unique_ptr<rocksdb::FSWritableFile> inner;
-    auto s = target()->ReuseWritableFile(f, old, o, &inner, dbg);
-    if (s.ok()) r->reset(new FaultyFile(std::move(inner), faults_));
-    return s;
+    return Wrapped<FaultyFile>(target()->ReuseWritableFile(f, old, o, &inner, dbg), &inner, r);
   }
 
  private:
+  // The file the target opened, if it did, behind a Faulty wrapper.
+  template <class Faulty, class File>
+  rocksdb::IOStatus Wrapped(rocksdb::IOStatus s, std::unique_ptr<File>* inner, std::unique_ptr<File>* r) {
+    if (s.ok()) r->reset(new Faulty(std::move(*inner), faults_));
+    return s;
+  }
   Faults* faults_;
 };
 
