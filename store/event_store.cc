@@ -32,6 +32,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <mutex>
@@ -97,6 +98,32 @@ Status FromRocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::Corruption(what + ": " + s.ToString());
   if (s.IsIOError() || s.IsNoSpace()) return Status::IOError(what + ": " + s.ToString());
   return Status::Internal(what + ": " + s.ToString());
+}
+
+// An aux key for a message: projections separate its parts with control
+// bytes (engine/risk_projection.h), shown here as \xNN.
+std::string PrintableKey(std::string_view key) {
+  std::string out = "'";
+  for (char ch : key) {
+    unsigned char c = static_cast<unsigned char>(ch);
+    if (c < 0x20 || c == 0x7f) {
+      char buf[5];
+      std::snprintf(buf, sizeof buf, "\\x%02x", c);
+      out += buf;
+    } else {
+      out.push_back(ch);
+    }
+  }
+  return out + "'";
+}
+
+// Where a scan of the log stopped, for its error: an operator checking the
+// disk, or resuming by hand, needs the position.
+std::string ScanFailure(uint64_t from_position, uint64_t last_handed_over) {
+  if (last_handed_over == 0)
+    return "scanning the log from position " + std::to_string(std::max<uint64_t>(from_position, 1));
+  return "scanning the log after position " + std::to_string(last_handed_over) + " (the scan began at " +
+         std::to_string(std::max<uint64_t>(from_position, 1)) + ")";
 }
 
 // Valid UTF-8 (store/utf8.h) and, if no_controls, no C0/DEL (ids and types).
@@ -227,7 +254,7 @@ class BatchAuxWriter final : public AuxWriter {
     std::string value;
     rocksdb::Status s = wb_->GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf_, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "reading aux key");
+    if (!s.ok()) return FromRocks(s, "reading aux key " + PrintableKey(key));
     return std::optional<std::string>(std::move(value));
   }
   const rocksdb::Status& status() const { return status_; }
@@ -260,7 +287,7 @@ class GroupAuxWriter final : public AuxWriter {
     std::string value;
     rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_, key, &value);
     if (s.IsNotFound()) return std::optional<std::string>();
-    if (!s.ok()) return FromRocks(s, "reading aux key");
+    if (!s.ok()) return FromRocks(s, "reading aux key " + PrintableKey(key));
     return std::optional<std::string>(std::move(value));
   }
   const rocksdb::Status& status() const { return status_; }
@@ -1485,11 +1512,13 @@ Status EventStoreImpl::ScanLog(uint64_t from_position,
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
   RecordedEvent e;
+  uint64_t last = 0;
   for (it->Seek(envelope::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
     RETURN_IF_ERROR(envelope::Decode(std::string_view(it->value().data(), it->value().size()), &e));
+    last = e.position;
     if (!visitor(e)) return Status::OK();
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning the log");
+  if (!it->status().ok()) return FromRocks(it->status(), ScanFailure(from_position, last));
   return Status::OK();
 }
 
@@ -1508,11 +1537,13 @@ Status EventStoreImpl::ScanLogRaw(uint64_t from_position,
   ro.iterate_upper_bound = &upper_slice;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(ro, events_cf()));
   EventView v;
+  uint64_t last = 0;  // the last event handed over, for an error's message
   for (it->Seek(envelope::PositionKey(std::max<uint64_t>(from_position, 1))); it->Valid(); it->Next()) {
     RETURN_IF_ERROR(envelope::DecodeView(std::string_view(it->value().data(), it->value().size()), &v));
+    last = v.position;
     if (!visitor(v)) return Status::OK();
   }
-  if (!it->status().ok()) return FromRocks(it->status(), "scanning the log");
+  if (!it->status().ok()) return FromRocks(it->status(), ScanFailure(from_position, last));
   return Status::OK();
 }
 
@@ -1582,8 +1613,11 @@ Result<VerifyReport> EventStoreImpl::VerifyRange(uint64_t after, Hash prev,
                                   " (events were truncated)");
     } else {
       RecordedEvent at;
-      Status s = ReadEventAt(pos, &at);
-      if (pos > 0 && (!s.ok() || at.hash != hash))
+      // A read that fails is the disk's fault, not a rewritten log: say so
+      // rather than report the chain broken.
+      Status s = pos > 0 ? ReadEventAt(pos, &at) : Status::OK();
+      if (!s.ok()) return s;
+      if (pos > 0 && at.hash != hash)
         fail(pos, "the hash at position " + std::to_string(pos) + " differs from the kept head");
     }
   }
@@ -1594,7 +1628,7 @@ Result<std::optional<std::string>> EventStoreImpl::GetAux(const std::string& key
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), aux_cf(), key, &value);
   if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return FromRocks(s, "reading aux key");
+  if (!s.ok()) return FromRocks(s, "reading aux key " + PrintableKey(key));
   return std::optional<std::string>(std::move(value));
 }
 
