@@ -1665,7 +1665,9 @@ Status EventStoreImpl::WriteAux(const AuxBatch& batch, bool sync) {
 }
 
 Result<uint64_t> EventStoreImpl::SubscriptionCheckpoint(const std::string& name) {
-  ASSIGN_OR_RETURN(auto v, GetAux(kSubPrefix + name));
+  auto read = GetAux(kSubPrefix + name);
+  if (!read.ok()) return read.status().WithContext("reading the checkpoint of subscription " + name);
+  const auto& v = *read;
   if (!v || v->size() != 8) return uint64_t{0};
   return envelope::DecodePositionKey(*v);
 }

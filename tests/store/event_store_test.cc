@@ -803,3 +803,74 @@ TEST_CASE("a failing subscription handler stops it at its checkpoint") {
   CHECK((*sub)->Checkpoint() == 4);
   CHECK_THAT((*sub)->status().message(), Catch::Contains("boom"));
 }
+
+TEST_CASE("a read error stops a subscription at its checkpoint, and the next one resumes skipping and repeating nothing",
+          "[faults]") {
+  auto fs = FaultInjectionEnv::Create(/*in_memory=*/true);
+  StoreOptions o;
+  o.path = "/in-memory/db";
+  o.env = fs->env();
+  std::unique_ptr<EventStore> store;
+  // Reopened after each round of appends: that round is read back from a
+  // table file of its own, not yet in the block cache.
+  auto append_and_reopen = [&](const std::string& round) {
+    store.reset();
+    auto s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    for (int i = 0; i < 100; ++i) {
+      const std::string payload = nlohmann::json{{"note", IncompressibleText(300, uint32_t(i))}}.dump();
+      REQUIRE((*s)->Append(Req(round + std::to_string(i), {Ev("s", "risk_item.noted", payload)})).ok());
+    }
+    s->reset();
+    s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    store = std::move(s).value();
+  };
+  std::vector<uint64_t> seen;
+  std::mutex mu;
+  auto handler = [&](const std::vector<RecordedEvent>& batch, AuxBatch&) {
+    std::lock_guard<std::mutex> l(mu);
+    for (const auto& e : batch) seen.push_back(e.position);
+    return Status::OK();
+  };
+  append_and_reopen("first");
+  {
+    auto sub = store->Subscribe("follower", handler, 10);
+    REQUIRE(sub.ok());
+    REQUIRE((*sub)->WaitFor(100, 10'000'000));
+  }
+  append_and_reopen("second");
+  {
+    // Its checkpoint unreadable, a subscription does not start (from 0, it
+    // would repeat everything).
+    fs->SetReadsFailAfter(0);
+    auto unread = store->Subscribe("follower", handler, 10);
+    fs->SetReadsFailAfter(-1);
+    REQUIRE_FALSE(unread.ok());
+    CHECK(unread.status().code() == StatusCode::kIOError);
+    CHECK_THAT(unread.status().message(), Catch::Contains("checkpoint of subscription follower"));
+  }
+  {
+    REQUIRE(*store->SubscriptionCheckpoint("follower") == 100);  // now in the block cache
+    fs->SetReadsFailAfter(0);  // the first read of the second round fails
+    auto sub = store->Subscribe("follower", handler, 10);
+    REQUIRE(sub.ok());
+    CHECK_FALSE((*sub)->WaitFor(101, 3'000'000));
+    fs->SetReadsFailAfter(-1);
+    CHECK((*sub)->Checkpoint() == 100);
+    Status st = (*sub)->status();
+    INFO(st.ToString());
+    CHECK(st.code() == StatusCode::kIOError);
+    CHECK_THAT(st.message(), Catch::Contains("subscription follower") &&
+                                 Catch::Contains("scanning the log from position 101"));
+  }
+  CHECK(*store->SubscriptionCheckpoint("follower") == 100);
+  {
+    auto sub = store->Subscribe("follower", handler, 10);
+    REQUIRE(sub.ok());
+    REQUIRE((*sub)->WaitFor(200, 10'000'000));
+  }
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(seen.size() == 200);
+  for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
+}
