@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -67,7 +68,15 @@ std::optional<json> AlertFromEvent(const RecordedEvent& e) {
 
 namespace {
 // The position of the last alert line in an outbox file (0 when none).
+// Only a regular file has a past to read: a device or a pipe given as the
+// outbox (/dev/null, say) would be read forever or block.
+bool IsRegularFile(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
 uint64_t LastPositionInFile(const std::string& path) {
+  if (!IsRegularFile(path)) return 0;
   // The last line that parses: a line torn by a crash does not count.
   std::ifstream in(path, std::ios::binary);
   std::string line;
@@ -87,7 +96,7 @@ Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const s
   // A torn last line (killed mid-write) is not valid JSON: it is ignored here
   // and its alert written again whole after it.
   sink->last_written_ = LastPositionInFile(path);
-  {
+  if (IsRegularFile(path)) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (in && in.tellg() > 0) {
       in.seekg(-1, std::ios::end);

@@ -794,12 +794,48 @@ struct Service::Impl {
 
   // --- endpoints -----------------------------------------------------------
 
+  // What follows the log inside the service. A follower whose handler or
+  // read failed has stopped at its checkpoint (Subscription::status); nothing
+  // it has not handled is lost, but nothing after it is handled either (no
+  // alerts, a risk list folded from an ever longer tail) until a restart
+  // resumes it. Reported by /healthz and /metrics so that it is not silent.
+  struct FollowerState {
+    const char* name;    // for people
+    const char* metric;  // the label value in /metrics
+    uint64_t checkpoint;
+    Status status;
+  };
+  std::vector<FollowerState> Followers() const {
+    std::vector<FollowerState> out;
+    if (projection) out.push_back({"risk-list projection", "risk_list", projection->Checkpoint(), projection->status()});
+    if (outbox)
+      out.push_back({"alert outbox", "alert_outbox", outbox->subscription()->Checkpoint(),
+                     outbox->subscription()->status()});
+    if (webhook)
+      out.push_back({"alert webhook", "alert_webhook", webhook->subscription()->Checkpoint(),
+                     webhook->subscription()->status()});
+    return out;
+  }
+
   HttpResponse Healthz(Call&) {
     Status bg = options.read_only ? Status::OK() : store->BackgroundError();
-    json j{{"status", draining.load() ? "draining" : (bg.ok() ? "ok" : "store_failed")},
+    json followers = json::array();
+    bool stopped = false;
+    for (const FollowerState& f : Followers()) {
+      json one{{"name", f.name}, {"running", f.status.ok()}, {"checkpoint", f.checkpoint}};
+      if (!f.status.ok()) {
+        stopped = true;
+        one["error"] = f.status.message() + "; it stopped after position " + std::to_string(f.checkpoint) +
+                       " and resumes from there when the service restarts";
+      }
+      followers.push_back(std::move(one));
+    }
+    const char* status = draining.load() ? "draining" : !bg.ok() ? "store_failed" : stopped ? "degraded" : "ok";
+    json j{{"status", status},
            {"read_only", options.read_only},
-           {"head", store->DurableHead()}};
-    return JsonResponse(bg.ok() ? 200 : 503, j);
+           {"head", store->DurableHead()},
+           {"followers", std::move(followers)}};
+    return JsonResponse(bg.ok() && !stopped ? 200 : 503, j);
   }
 
   HttpResponse Metrics(Call&) {
@@ -816,6 +852,15 @@ struct Service::Impl {
              "# TYPE xiaohao_http_requests_in_flight gauge\n"
              "xiaohao_http_requests_in_flight "
           << in_flight.load() << "\n";
+    {
+      const auto followers = Followers();
+      if (!followers.empty())
+        extra << "# HELP xiaohao_follower_running 1 while a follower of the log runs; 0 once it stopped on an "
+                 "error (see /healthz).\n"
+                 "# TYPE xiaohao_follower_running gauge\n";
+      for (const FollowerState& f : followers)
+        extra << "xiaohao_follower_running{follower=\"" << f.metric << "\"} " << (f.status.ok() ? 1 : 0) << "\n";
+    }
     if (outbox) {
       uint64_t head = store->DurableHead(), cp = outbox->subscription()->Checkpoint();
       extra << "# HELP xiaohao_alert_outbox_backlog Log positions not yet examined for alerts by the outbox.\n"

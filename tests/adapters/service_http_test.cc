@@ -2,6 +2,7 @@
 // behind the real RESTinio server, in-process, on a port the kernel picks.
 // The SIGTERM test runs the built binary instead.
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <catch2/catch.hpp>
@@ -57,9 +58,11 @@ class ServerFixture {
     so.workflows_dir = testing::SourceDir() + "/workflows";
     so.read_only = read_only;
     so.max_body_bytes = 64 * 1024;
+    so.alert_outbox = alert_outbox;
     live_ = std::make_unique<testing::LiveService>(so, 4);
   }
   void Stop() { live_.reset(); }
+  std::string alert_outbox;  // ServiceOptions::alert_outbox at the next Start
 
   HttpAnswer Get(const std::string& user, const std::string& target) {
     return HttpCall(port(), "GET", target, "", Auth(user));
@@ -529,6 +532,65 @@ TEST_CASE("service: the scheduler runs inside, overdue and upcoming deadlines ar
     if (!alerted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   CHECK(alerted);
+}
+
+TEST_CASE("service: a follower that stops is reported, and a restart resumes it losing nothing", "[service][deadlines]") {
+  if (::access("/dev/full", W_OK) != 0) {
+    WARN("no writable /dev/full here; the disk-full outbox cannot be staged");
+    return;
+  }
+  ServerFixture f;
+  HttpAnswer h = HttpCall(f.port(), "GET", "/healthz");
+  REQUIRE(h.status == 200);
+  CHECK(h.Json()["status"] == "ok");
+  REQUIRE(h.Json()["followers"].size() == 2);
+  for (const auto& one : h.Json()["followers"]) CHECK(one["running"] == true);
+  // The outbox on a full disk: its first alert cannot be written.
+  f.Stop();
+  f.alert_outbox = "/dev/full";
+  f.Start(false);
+  HttpAnswer old = f.Post("li", "/v1/cases", LeadBody("nanbin", "2025-09-26", "2025-09-26T16:00:00+08:00"));
+  REQUIRE(old.status == 201);
+  const std::string id = old.Json()["case_id"];
+  json health;
+  for (int i = 0; i < 200; ++i) {
+    h = HttpCall(f.port(), "GET", "/healthz");
+    health = h.Json();
+    if (health["status"] == "degraded") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  INFO(health.dump());
+  REQUIRE(health["status"] == "degraded");
+  CHECK(h.status == 503);
+  json outbox, projection;
+  for (const auto& one : health["followers"]) (one["name"] == "alert outbox" ? outbox : projection) = one;
+  CHECK(outbox["running"] == false);
+  CHECK_THAT(outbox["error"].get<std::string>(), Catch::Contains("writing the alert outbox") &&
+                                                     Catch::Contains("No space left on device") &&
+                                                     Catch::Contains("resumes from there when the service restarts"));
+  CHECK(projection["running"] == true);
+  HttpAnswer m = HttpCall(f.port(), "GET", "/metrics");
+  CHECK(m.body.find("xiaohao_follower_running{follower=\"alert_outbox\"} 0") != std::string::npos);
+  CHECK(m.body.find("xiaohao_follower_running{follower=\"risk_list\"} 1") != std::string::npos);
+  // Commands are still served: only the outbox stopped.
+  CHECK(f.Post("li", "/v1/cases", LeadBody("nanbin", "2025-09-27", "2025-09-27T16:00:00+08:00")).status == 201);
+  // Restarted with room on the disk, the outbox resumes from its checkpoint:
+  // the alert it could not write arrives.
+  f.Stop();
+  f.alert_outbox.clear();
+  f.Start(false);
+  bool alerted = false;
+  for (int i = 0; i < 200 && !alerted; ++i) {
+    std::ifstream in(f.data() + "/alerts-outbox.jsonl");
+    std::string line;
+    while (std::getline(in, line))
+      if (!line.empty() && json::parse(line)["kind"] == "overdue" && json::parse(line)["case_id"] == id) alerted = true;
+    if (!alerted) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  CHECK(alerted);
+  h = HttpCall(f.port(), "GET", "/healthz");
+  CHECK(h.status == 200);
+  CHECK(h.Json()["status"] == "ok");
 }
 
 }  // namespace xiaohao
