@@ -13,6 +13,7 @@
 #include <fstream>
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -799,21 +800,34 @@ struct Service::Impl {
   // it has not handled is lost, but nothing after it is handled either (no
   // alerts, a risk list folded from an ever longer tail) until a restart
   // resumes it. Reported by /healthz and /metrics so that it is not silent.
+  // The deadline scheduler is not a subscription: a failed run is retried
+  // (engine/deadline_timer.h), but while runs fail no deadline fires.
   struct FollowerState {
     const char* name;    // for people
     const char* metric;  // the label value in /metrics
-    uint64_t checkpoint;
-    Status status;
+    std::optional<uint64_t> checkpoint;  // subscriptions only
+    Status status;       // not OK: stopped (a subscription) or failing (the scheduler)
+    std::string remedy;  // what happens next, when not OK
+    const char* not_ok_state = "stopped";
   };
   std::vector<FollowerState> Followers() const {
     std::vector<FollowerState> out;
-    if (projection) out.push_back({"risk-list projection", "risk_list", projection->Checkpoint(), projection->status()});
+    auto subscription = [&](const char* name, const char* metric, uint64_t cp, Status st) {
+      out.push_back({name, metric, cp, std::move(st),
+                     "it stopped after position " + std::to_string(cp) +
+                         " and resumes from there when the service restarts"});
+    };
+    if (projection) subscription("risk-list projection", "risk_list", projection->Checkpoint(), projection->status());
     if (outbox)
-      out.push_back({"alert outbox", "alert_outbox", outbox->subscription()->Checkpoint(),
-                     outbox->subscription()->status()});
+      subscription("alert outbox", "alert_outbox", outbox->subscription()->Checkpoint(),
+                   outbox->subscription()->status());
     if (webhook)
-      out.push_back({"alert webhook", "alert_webhook", webhook->subscription()->Checkpoint(),
-                     webhook->subscription()->status()});
+      subscription("alert webhook", "alert_webhook", webhook->subscription()->Checkpoint(),
+                   webhook->subscription()->status());
+    if (timer)
+      out.push_back({"deadline scheduler", "deadline_scheduler", std::nullopt, timer->last_error(),
+                     "its runs are retried every few seconds; deadlines due meanwhile fire once one succeeds",
+                     "failing"});
     return out;
   }
 
@@ -822,11 +836,11 @@ struct Service::Impl {
     json followers = json::array();
     bool stopped = false;
     for (const FollowerState& f : Followers()) {
-      json one{{"name", f.name}, {"running", f.status.ok()}, {"checkpoint", f.checkpoint}};
+      json one{{"name", f.name}, {"state", f.status.ok() ? "running" : f.not_ok_state}};
+      if (f.checkpoint) one["checkpoint"] = *f.checkpoint;
       if (!f.status.ok()) {
         stopped = true;
-        one["error"] = f.status.message() + "; it stopped after position " + std::to_string(f.checkpoint) +
-                       " and resumes from there when the service restarts";
+        one["error"] = f.status.message() + "; " + f.remedy;
       }
       followers.push_back(std::move(one));
     }
@@ -856,7 +870,7 @@ struct Service::Impl {
       const auto followers = Followers();
       if (!followers.empty())
         extra << "# HELP xiaohao_follower_running 1 while a follower of the log runs; 0 once it stopped on an "
-                 "error (see /healthz).\n"
+                 "error, or while the scheduler's runs fail (see /healthz).\n"
                  "# TYPE xiaohao_follower_running gauge\n";
       for (const FollowerState& f : followers)
         extra << "xiaohao_follower_running{follower=\"" << f.metric << "\"} " << (f.status.ok() ? 1 : 0) << "\n";

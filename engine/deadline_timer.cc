@@ -2,6 +2,7 @@
 
 #include <asio.hpp>
 #include <chrono>
+#include <mutex>
 
 namespace xiaohao {
 
@@ -21,12 +22,18 @@ struct DeadlineTimer::Impl {
   std::atomic<UnixMicros> armed_for{INT64_MAX};  // the instant the timer waits for
   std::atomic<bool> stopping{false};
   std::atomic<uint64_t>* runs;
+  mutable std::mutex error_mu;
+  Status last_error;  // GUARDED_BY(error_mu)
 
   // Runs on the io thread only.
   void RunAndRearm() {
     if (stopping.load()) return;
     UnixMicros now = clock->Now();
     auto report = scheduler->RunDue(now);
+    {
+      std::lock_guard<std::mutex> l(error_mu);
+      last_error = report.status();
+    }
     runs->fetch_add(1);
     int64_t sleep = options.max_sleep_micros;
     if (!report.ok()) {
@@ -52,6 +59,11 @@ struct DeadlineTimer::Impl {
 DeadlineTimer::DeadlineTimer(EventStore* store, DeadlineScheduler* scheduler, DeadlineIndex* index,
                              const Clock* clock, DeadlineTimerOptions options)
     : impl_(new Impl(store, scheduler, index, clock, std::move(options), &runs_)) {}
+
+Status DeadlineTimer::last_error() const {
+  std::lock_guard<std::mutex> l(impl_->error_mu);
+  return impl_->last_error;
+}
 
 DeadlineTimer::~DeadlineTimer() { Stop(); }
 

@@ -48,6 +48,9 @@ class DeadlineTimer {
   void Poke(UnixMicros at, uint64_t position);
   // Runs completed so far (for tests and metrics).
   uint64_t runs() const { return runs_.load(); }
+  // The error of the latest run, OK once a run succeeds: a scheduler that
+  // keeps failing fires no deadline, so /healthz reports it.
+  Status last_error() const;
 
  private:
   struct Impl;

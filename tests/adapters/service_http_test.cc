@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <catch2/catch.hpp>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -543,8 +544,8 @@ TEST_CASE("service: a follower that stops is reported, and a restart resumes it 
   HttpAnswer h = HttpCall(f.port(), "GET", "/healthz");
   REQUIRE(h.status == 200);
   CHECK(h.Json()["status"] == "ok");
-  REQUIRE(h.Json()["followers"].size() == 2);
-  for (const auto& one : h.Json()["followers"]) CHECK(one["running"] == true);
+  REQUIRE(h.Json()["followers"].size() == 3);  // the projection, the outbox, the scheduler
+  for (const auto& one : h.Json()["followers"]) CHECK(one["state"] == "running");
   // The outbox on a full disk: its first alert cannot be written.
   f.Stop();
   f.alert_outbox = "/dev/full";
@@ -562,13 +563,16 @@ TEST_CASE("service: a follower that stops is reported, and a restart resumes it 
   INFO(health.dump());
   REQUIRE(health["status"] == "degraded");
   CHECK(h.status == 503);
-  json outbox, projection;
-  for (const auto& one : health["followers"]) (one["name"] == "alert outbox" ? outbox : projection) = one;
-  CHECK(outbox["running"] == false);
+  std::map<std::string, json> by_name;
+  for (const auto& one : health["followers"]) by_name[one["name"]] = one;
+  const json& outbox = by_name["alert outbox"];
+  CHECK(outbox["state"] == "stopped");
+  CHECK(outbox["checkpoint"].get<uint64_t>() < f.Head());
   CHECK_THAT(outbox["error"].get<std::string>(), Catch::Contains("writing the alert outbox") &&
                                                      Catch::Contains("No space left on device") &&
                                                      Catch::Contains("resumes from there when the service restarts"));
-  CHECK(projection["running"] == true);
+  CHECK(by_name["risk-list projection"]["state"] == "running");
+  CHECK(by_name["deadline scheduler"]["state"] == "running");
   HttpAnswer m = HttpCall(f.port(), "GET", "/metrics");
   CHECK(m.body.find("xiaohao_follower_running{follower=\"alert_outbox\"} 0") != std::string::npos);
   CHECK(m.body.find("xiaohao_follower_running{follower=\"risk_list\"} 1") != std::string::npos);

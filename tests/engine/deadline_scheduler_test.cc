@@ -286,6 +286,31 @@ TEST_CASE("deadlines: the Asio timer fires a deadline set in the past at once, p
   timer.Stop();
   CHECK(fired);
   CHECK(errors == 0);
+  CHECK(timer.last_error().ok());
+}
+
+TEST_CASE("deadlines: a timer whose runs fail keeps retrying and says why", "[faults]") {
+  SchedulerFixture f;
+  f.clock.Set(At("2026-03-01T00:00:00+08:00"));
+  f.ReceiveLead("online_sales_lead-failing", "2025-09-26", "2025-09-26T16:00:00+08:00");
+  // The overdue fact cannot be made durable: every run fails.
+  f.fs->SetSyncFails(true);
+  DeadlineTimerOptions to;
+  to.retry_delay_micros = 10'000;
+  std::atomic<int> errors{0};
+  to.on_error = [&](const Status&) { errors++; };
+  DeadlineTimer timer(f.store.get(), f.scheduler.get(), &f.index, &f.clock, to);
+  CHECK(timer.last_error().ok());  // no run yet
+  timer.Start();
+  for (int i = 0; i < 500 && errors < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  timer.Stop();
+  f.fs->SetSyncFails(false);
+  CHECK(errors >= 3);  // retried, not given up
+  CHECK(timer.runs() >= 3);
+  Status last = timer.last_error();
+  INFO(last.ToString());
+  CHECK(last.code() == StatusCode::kIOError);
+  CHECK(f.Events("online_sales_lead-failing", "deadline.overdue").empty());
 }
 
 }  // namespace xiaohao::testing
