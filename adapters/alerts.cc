@@ -68,8 +68,9 @@ std::optional<json> AlertFromEvent(const RecordedEvent& e) {
 
 namespace {
 // The position of the last alert line in an outbox file (0 when none).
-// Only a regular file has a past to read: a device or a pipe given as the
-// outbox (/dev/null, say) would be read forever or block.
+// Only a regular file has a past to read: a device given as the outbox
+// (/dev/zero, /dev/full) would be read for ever. (A FIFO without a reader
+// still blocks, at the open below.)
 bool IsRegularFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);

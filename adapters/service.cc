@@ -340,6 +340,7 @@ struct Service::Impl {
   std::vector<Route> routes;
   std::atomic<bool> draining{false};
   std::atomic<size_t> in_flight{0};
+  std::atomic<uint64_t> scheduler_errors{0};  // failed scheduler runs since start
   std::string startup_report;
 
   ~Impl() {
@@ -375,7 +376,10 @@ struct Service::Impl {
     }
     if (options.run_scheduler) {
       DeadlineTimerOptions to;
-      to.on_error = [](const Status& s) { std::fprintf(stderr, "deadline scheduler: %s\n", s.ToString().c_str()); };
+      to.on_error = [this](const Status& s) {
+        scheduler_errors.fetch_add(1);
+        std::fprintf(stderr, "deadline scheduler: %s\n", s.ToString().c_str());
+      };
       to.on_run = [](const RunReport& r) {
         std::fprintf(stderr, "deadline scheduler: %zu warnings, %zu overdue, %zu escalations written\n", r.warnings,
                      r.overdue, r.escalations);
@@ -826,7 +830,7 @@ struct Service::Impl {
                    webhook->subscription()->status());
     if (timer)
       out.push_back({"deadline scheduler", "deadline_scheduler", std::nullopt, timer->last_error(),
-                     "its runs are retried every few seconds; deadlines due meanwhile fire once one succeeds",
+                     "its runs are retried every few seconds, and no deadline fires until one succeeds",
                      "failing"});
     return out;
   }
@@ -849,7 +853,11 @@ struct Service::Impl {
            {"read_only", options.read_only},
            {"head", store->DurableHead()},
            {"followers", std::move(followers)}};
-    return JsonResponse(bg.ok() && !stopped ? 200 : 503, j);
+    // Degraded is still 200: the node serves commands and reads, and a
+    // probe that restarted it on a scheduler that fails on one case would
+    // restart it for ever. Monitoring watches the status or
+    // xiaohao_follower_running.
+    return JsonResponse(bg.ok() ? 200 : 503, j);
   }
 
   HttpResponse Metrics(Call&) {
@@ -900,7 +908,9 @@ struct Service::Impl {
                  "xiaohao_deadlines_overdue "
               << overdue->size() << "\n";
       extra << "# TYPE xiaohao_scheduler_runs_total counter\nxiaohao_scheduler_runs_total " << timer->runs()
-            << "\n";
+            << "\n# HELP xiaohao_scheduler_errors_total Scheduler runs that failed (each is retried).\n"
+               "# TYPE xiaohao_scheduler_errors_total counter\nxiaohao_scheduler_errors_total "
+            << scheduler_errors.load() << "\n";
     }
     HttpResponse r;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";

@@ -562,7 +562,7 @@ TEST_CASE("service: a follower that stops is reported, and a restart resumes it 
   }
   INFO(health.dump());
   REQUIRE(health["status"] == "degraded");
-  CHECK(h.status == 503);
+  CHECK(h.status == 200);  // still serving: see the next checks
   std::map<std::string, json> by_name;
   for (const auto& one : health["followers"]) by_name[one["name"]] = one;
   const json& outbox = by_name["alert outbox"];
