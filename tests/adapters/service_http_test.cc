@@ -544,8 +544,9 @@ TEST_CASE("service: a follower that stops is reported, and a restart resumes it 
   HttpAnswer h = HttpCall(f.port(), "GET", "/healthz");
   REQUIRE(h.status == 200);
   CHECK(h.Json()["status"] == "ok");
-  REQUIRE(h.Json()["followers"].size() == 3);  // the projection, the outbox, the scheduler
-  for (const auto& one : h.Json()["followers"]) CHECK(one["state"] == "running");
+  const json first = h.Json();  // held: a loop over a temporary's member would dangle
+  REQUIRE(first["followers"].size() == 3);  // the projection, the outbox, the scheduler
+  for (const auto& one : first["followers"]) CHECK(one["state"] == "running");
   // The outbox on a full disk: its first alert cannot be written.
   f.Stop();
   f.alert_outbox = "/dev/full";
