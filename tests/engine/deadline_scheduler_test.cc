@@ -311,16 +311,14 @@ TEST_CASE("deadlines: a timer whose runs fail keeps retrying, says why, and fire
   CHECK(failing.code() == StatusCode::kIOError);
   CHECK_THAT(failing.message(), Catch::Contains("loading online_sales_lead-failing"));
   // The disk recovers: the next retry fires the deadline, and the error clears.
+  // (The test reads the store only once the timer stopped: two threads on
+  // one cached block of Debian's uninstrumented RocksDB read as a race to
+  // ThreadSanitizer.)
   f.fs->SetReadsFailAfter(-1);
-  bool fired = false;
-  for (int i = 0; i < 500 && !fired; ++i) {
-    fired = !f.Events("online_sales_lead-failing", "deadline.overdue").empty();
-    if (!fired) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
   for (int i = 0; i < 500 && !timer.last_error().ok(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
   timer.Stop();
-  CHECK(fired);
   CHECK(timer.last_error().ok());
+  CHECK(f.Events("online_sales_lead-failing", "deadline.overdue").size() == 1);
 }
 
 }  // namespace xiaohao::testing
