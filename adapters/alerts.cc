@@ -77,7 +77,6 @@ bool IsRegularFile(const std::string& path) {
 }
 
 uint64_t LastPositionInFile(const std::string& path) {
-  if (!IsRegularFile(path)) return 0;
   // The last line that parses: a line torn by a crash does not count.
   std::ifstream in(path, std::ios::binary);
   std::string line;
@@ -96,8 +95,9 @@ Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const s
   std::unique_ptr<OutboxSink> sink(new OutboxSink());
   // A torn last line (killed mid-write) is not valid JSON: it is ignored here
   // and its alert written again whole after it.
-  sink->last_written_ = LastPositionInFile(path);
-  if (IsRegularFile(path)) {
+  const bool regular = IsRegularFile(path);
+  sink->last_written_ = regular ? LastPositionInFile(path) : 0;
+  if (regular) {
     std::ifstream in(path, std::ios::binary | std::ios::ate);
     if (in && in.tellg() > 0) {
       in.seekg(-1, std::ios::end);

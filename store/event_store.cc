@@ -1611,14 +1611,12 @@ Result<VerifyReport> EventStoreImpl::VerifyRange(uint64_t after, Hash prev,
       fail(report.events + 1, "the log ends at position " + std::to_string(report.events) +
                                   " but the kept head is position " + std::to_string(pos) +
                                   " (events were truncated)");
-    } else {
+    } else if (pos > 0) {
       RecordedEvent at;
       // A read that fails is the disk's fault, not a rewritten log: say so
       // rather than report the chain broken.
-      Status s = pos > 0 ? ReadEventAt(pos, &at) : Status::OK();
-      if (!s.ok()) return s;
-      if (pos > 0 && at.hash != hash)
-        fail(pos, "the hash at position " + std::to_string(pos) + " differs from the kept head");
+      RETURN_IF_ERROR(ReadEventAt(pos, &at));
+      if (at.hash != hash) fail(pos, "the hash at position " + std::to_string(pos) + " differs from the kept head");
     }
   }
   return report;

@@ -543,8 +543,8 @@ TEST_CASE("service: a follower that stops is reported, and a restart resumes it 
   ServerFixture f;
   HttpAnswer h = HttpCall(f.port(), "GET", "/healthz");
   REQUIRE(h.status == 200);
-  CHECK(h.Json()["status"] == "ok");
   const json first = h.Json();  // held: a loop over a temporary's member would dangle
+  CHECK(first["status"] == "ok");
   REQUIRE(first["followers"].size() == 3);  // the projection, the outbox, the scheduler
   for (const auto& one : first["followers"]) CHECK(one["state"] == "running");
   // The outbox on a full disk: its first alert cannot be written.

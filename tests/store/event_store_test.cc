@@ -603,8 +603,7 @@ TEST_CASE("a read error midway through a scan or a verify is an I/O error, never
     // fail the next fresh open's walk half-way.
     store.reset();
     store = open();
-    int64_t verify_reads = 0;
-    verify_reads = reads_of([&] {
+    const int64_t verify_reads = reads_of([&] {
       auto v = store->Verify();
       REQUIRE(v.ok());
       CHECK(v->ok);
