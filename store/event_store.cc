@@ -342,16 +342,22 @@ class EventStoreImpl;
 class SubscriptionImpl final : public Subscription {
  public:
   SubscriptionImpl(EventStoreImpl* store, std::string name, EventStore::SubscriptionHandler handler,
-                   size_t max_batch, uint64_t checkpoint)
+                   size_t max_batch, uint64_t checkpoint, int64_t retry_first_micros, int64_t retry_max_micros)
       : store_(store),
         name_(std::move(name)),
         handler_(std::move(handler)),
         max_batch_(max_batch),
+        retry_first_micros_(std::max<int64_t>(retry_first_micros, 1)),
+        retry_max_micros_(std::max(retry_max_micros, retry_first_micros_)),
         checkpoint_(checkpoint) {
     thread_ = std::thread([this] { Run(); });
   }
   ~SubscriptionImpl() override {
-    stop_.store(true);
+    {
+      std::lock_guard<std::mutex> l(mu_);  // a retry's wait checks stop_ under mu_
+      stop_.store(true);
+    }
+    cv_.notify_all();
     thread_.join();
   }
   uint64_t Checkpoint() const override { return checkpoint_.load(); }
@@ -359,11 +365,14 @@ class SubscriptionImpl final : public Subscription {
     std::lock_guard<std::mutex> l(mu_);
     return status_;
   }
+  uint64_t failures() const override {
+    std::lock_guard<std::mutex> l(mu_);
+    return failures_;
+  }
   bool WaitFor(uint64_t position, int64_t timeout_micros) override {
     std::unique_lock<std::mutex> l(mu_);
-    return cv_.wait_for(l, std::chrono::microseconds(timeout_micros), [&] {
-      return checkpoint_.load() >= position || !status_.ok();
-    }) && checkpoint_.load() >= position;
+    return cv_.wait_for(l, std::chrono::microseconds(timeout_micros),
+                        [&] { return checkpoint_.load() >= position; });
   }
 
  private:
@@ -372,11 +381,13 @@ class SubscriptionImpl final : public Subscription {
   std::string name_;
   EventStore::SubscriptionHandler handler_;
   size_t max_batch_;
+  const int64_t retry_first_micros_, retry_max_micros_;
   std::atomic<uint64_t> checkpoint_;
   std::atomic<bool> stop_{false};
   mutable std::mutex mu_;
   std::condition_variable cv_;
-  Status status_;
+  Status status_;          // GUARDED_BY(mu_): the latest attempt's error
+  uint64_t failures_ = 0;  // GUARDED_BY(mu_): attempts failed in a row
   std::thread thread_;
 };
 
@@ -1676,12 +1687,15 @@ Result<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(const std::strin
   if (options_.read_only) return Status::ReadOnly("subscriptions need a writable store");
   RETURN_IF_ERROR(CheckId(name, "subscription name", "name"));
   ASSIGN_OR_RETURN(uint64_t cp, SubscriptionCheckpoint(name));
-  return std::unique_ptr<Subscription>(
-      new SubscriptionImpl(this, name, std::move(handler), std::max<size_t>(max_batch, 1), cp));
+  return std::unique_ptr<Subscription>(new SubscriptionImpl(this, name, std::move(handler),
+                                                            std::max<size_t>(max_batch, 1), cp,
+                                                            options_.subscription_retry_first_micros,
+                                                            options_.subscription_retry_max_micros));
 }
 
 void SubscriptionImpl::Run() {
   std::vector<RecordedEvent> batch;
+  int64_t backoff = retry_first_micros_;
   while (!stop_.load()) {
     uint64_t cp = checkpoint_.load();
     uint64_t head = store_->WaitForHead(cp + 1, 50000);
@@ -1697,14 +1711,22 @@ void SubscriptionImpl::Run() {
       aux.Put(kSubPrefix + name_, BE64(batch.back().position));
       s = store_->WriteAux(aux, true);
     }
-    std::lock_guard<std::mutex> l(mu_);
-    if (!s.ok()) {
-      status_ = s.WithContext("subscription " + name_);
+    std::unique_lock<std::mutex> l(mu_);
+    if (s.ok()) {
+      if (!batch.empty()) checkpoint_.store(batch.back().position);
+      status_ = Status::OK();
+      failures_ = 0;
+      backoff = retry_first_micros_;
       cv_.notify_all();
-      return;
+      continue;
     }
-    if (!batch.empty()) checkpoint_.store(batch.back().position);
+    // Nothing of the batch is checkpointed: the retry reads it again from
+    // the checkpoint, so a fault costs time and never an event.
+    status_ = s.WithContext("subscription " + name_);
+    ++failures_;
     cv_.notify_all();
+    cv_.wait_for(l, std::chrono::microseconds(backoff), [&] { return stop_.load(); });
+    backoff = std::min(backoff * 2, retry_max_micros_);
   }
 }
 

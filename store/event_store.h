@@ -129,6 +129,13 @@ struct StoreOptions {
   // catch-ups): large reads keep such a pass sequential on the disk. Tests
   // lower it so that a small log takes many reads and one can fail midway.
   size_t log_scan_readahead_bytes = 8 << 20;
+  // A subscription whose read, handler or checkpoint fails waits, then
+  // retries the same batch from its checkpoint; the wait doubles after each
+  // failure in a row, from the first value up to the second. A disk that
+  // filled up and was cleared, or a receiver that was down, is then
+  // caught up without a restart (see Subscription::status).
+  int64_t subscription_retry_first_micros = 1'000'000;
+  int64_t subscription_retry_max_micros = 60'000'000;
   std::vector<CommitHook*> hooks;   // not owned; must outlive the store
 };
 
@@ -282,10 +289,18 @@ class Subscription {
   virtual ~Subscription() = default;  // stops the thread, after the batch in hand
   // Position of the last batch handled and checkpointed.
   virtual uint64_t Checkpoint() const = 0;
-  // Not OK when the handler failed; the subscription then stops, and a new one
-  // resumes from the checkpoint.
+  // OK while it runs. After a failed attempt (a read, the handler or the
+  // checkpoint's write): that error, while the subscription waits to retry
+  // the same batch from Checkpoint() (StoreOptions::subscription_retry_*);
+  // the first attempt that succeeds clears it. A handler therefore sees a
+  // batch again after it failed on it, and must not count twice what it had
+  // done before failing. A sticky store error makes every retry fail, until
+  // the store is reopened.
   virtual Status status() const = 0;
-  // Blocks until the checkpoint reaches `position` or the timeout passes.
+  // Attempts that failed in a row: 0 while it runs.
+  virtual uint64_t failures() const = 0;
+  // Blocks until the checkpoint reaches `position` or the timeout passes,
+  // through failed attempts and their retries.
   virtual bool WaitFor(uint64_t position, int64_t timeout_micros) = 0;
 };
 

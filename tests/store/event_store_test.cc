@@ -3,10 +3,14 @@
 
 #include <rocksdb/db.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
@@ -43,6 +47,8 @@ struct Fixture {
     o.clock = &clock;
     o.pipelined_commit = pipelined;
     if (inline_sync_max_appenders >= 0) o.inline_sync_max_appenders = inline_sync_max_appenders;
+    o.subscription_retry_first_micros = 20'000;  // a failed subscription retries soon
+    o.subscription_retry_max_micros = 80'000;
     o.hooks = std::move(hooks);
     auto s = EventStore::Open(o);
     REQUIRE(s.ok());
@@ -789,26 +795,104 @@ TEST_CASE("subscriptions catch up, go live, and resume after a restart without s
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
 }
 
-TEST_CASE("a failing subscription handler stops it at its checkpoint") {
+TEST_CASE("a failing subscription handler holds it at its checkpoint, and it retries that batch until it passes") {
   Fixture f;
   for (int i = 0; i < 10; ++i) REQUIRE(f.store->Append(Req("c" + std::to_string(i), {Ev("s")})).ok());
+  std::mutex mu;
+  std::condition_variable cv;
+  bool healed = false;                 // GUARDED_BY(mu)
+  std::vector<uint64_t> batch_starts;  // GUARDED_BY(mu): one per call
+  std::vector<uint64_t> handled;       // GUARDED_BY(mu): positions of batches that passed
   auto sub = f.store->Subscribe(
-      "fails", [](const std::vector<RecordedEvent>& b, AuxBatch&) {
-        return b.front().position >= 5 ? Status::Internal("boom") : Status::OK();
+      "fails",
+      [&](const std::vector<RecordedEvent>& b, AuxBatch& aux) {
+        std::lock_guard<std::mutex> l(mu);
+        batch_starts.push_back(b.front().position);
+        cv.notify_all();
+        aux.Put("fails/" + std::to_string(b.front().position), "1");  // discarded with a failed batch
+        if (b.front().position >= 5 && !healed) return Status::Internal("boom");
+        for (const auto& e : b) handled.push_back(e.position);
+        return Status::OK();
       },
       2);
   REQUIRE(sub.ok());
-  CHECK_FALSE((*sub)->WaitFor(10, 3000000));
+  {
+    // It is held at position 4 and keeps trying 5..6.
+    std::unique_lock<std::mutex> l(mu);
+    REQUIRE(cv.wait_for(l, std::chrono::seconds(10), [&] {
+      return std::count(batch_starts.begin(), batch_starts.end(), 5u) >= 3;
+    }));
+  }
+  CHECK_FALSE((*sub)->WaitFor(10, 0));
   CHECK((*sub)->Checkpoint() == 4);
-  CHECK_THAT((*sub)->status().message(), Catch::Contains("boom"));
+  CHECK(*f.store->SubscriptionCheckpoint("fails") == 4);
+  CHECK((*sub)->failures() >= 2);
+  CHECK_THAT((*sub)->status().message(), Catch::Contains("boom") && Catch::Contains("subscription fails"));
+  CHECK_FALSE(f.store->GetAux("fails/5")->has_value());  // a failed batch's aux writes are not committed
+  {
+    std::lock_guard<std::mutex> l(mu);
+    healed = true;
+  }
+  REQUIRE((*sub)->WaitFor(10, 10'000'000));
+  CHECK((*sub)->status().ok());
+  CHECK((*sub)->failures() == 0);
+  CHECK(*f.store->SubscriptionCheckpoint("fails") == 10);
+  CHECK(f.store->GetAux("fails/5")->has_value());
+  std::lock_guard<std::mutex> l(mu);
+  // Every position handled once, in order, and nothing after a failed batch
+  // was handed over before it passed.
+  REQUIRE(handled.size() == 10);
+  for (size_t i = 0; i < handled.size(); ++i) CHECK(handled[i] == i + 1);
+  for (size_t i = 1; i < batch_starts.size(); ++i) CHECK(batch_starts[i] >= batch_starts[i - 1]);
 }
 
-TEST_CASE("a read error stops a subscription at its checkpoint, and the next one resumes skipping and repeating nothing",
+TEST_CASE("a failed subscription waits longer after each failure in a row before it retries") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  o.subscription_retry_first_micros = 40'000;
+  o.subscription_retry_max_micros = 160'000;
+  auto store = EventStore::Open(o);
+  REQUIRE(store.ok());
+  REQUIRE((*store)->Append(Req("c", {Ev("s")})).ok());
+  std::mutex mu;
+  std::vector<std::chrono::steady_clock::time_point> calls;
+  auto sub = (*store)->Subscribe("never", [&](const std::vector<RecordedEvent>&, AuxBatch&) {
+    std::lock_guard<std::mutex> l(mu);
+    calls.push_back(std::chrono::steady_clock::now());
+    return Status::IOError("receiver down");
+  });
+  REQUIRE(sub.ok());
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard<std::mutex> l(mu);
+      if (calls.size() >= 6) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  sub->reset();  // stops while it waits, without waiting the wait out
+  std::lock_guard<std::mutex> l(mu);
+  REQUIRE(calls.size() >= 6);
+  auto gap = [&](size_t i) {
+    return std::chrono::duration_cast<std::chrono::microseconds>(calls[i] - calls[i - 1]).count();
+  };
+  // Lower bounds only: a wait is never shorter than its backoff (40, 80,
+  // 160, 160 ms), however slow the machine.
+  CHECK(gap(1) >= 40'000);
+  CHECK(gap(2) >= 80'000);
+  CHECK(gap(3) >= 160'000);
+  CHECK(gap(4) >= 160'000);
+  CHECK(gap(5) >= 160'000);
+}
+
+TEST_CASE("a read error holds a subscription at its checkpoint, and its retry resumes skipping and repeating nothing",
           "[faults]") {
   auto fs = FaultInjectionEnv::Create(/*in_memory=*/true);
   StoreOptions o;
   o.path = "/in-memory/db";
   o.env = fs->env();
+  o.subscription_retry_first_micros = 20'000;
+  o.subscription_retry_max_micros = 80'000;
   std::unique_ptr<EventStore> store;
   // Reopened after each round of appends: that round is read back from a
   // table file of its own, not yet in the block cache.
@@ -851,24 +935,26 @@ TEST_CASE("a read error stops a subscription at its checkpoint, and the next one
   }
   {
     REQUIRE(*store->SubscriptionCheckpoint("follower") == 100);  // now in the block cache
-    fs->SetReadsFailAfter(0);  // the first read of the second round fails
+    fs->SetReadsFailAfter(0);  // every read of the second round fails, until cleared
     auto sub = store->Subscribe("follower", handler, 10);
     REQUIRE(sub.ok());
-    CHECK_FALSE((*sub)->WaitFor(101, 3'000'000));
-    fs->SetReadsFailAfter(-1);
+    for (int i = 0; i < 500 && (*sub)->failures() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE((*sub)->failures() >= 2);  // it failed, waited and failed again
+    CHECK_FALSE((*sub)->WaitFor(101, 0));
     CHECK((*sub)->Checkpoint() == 100);
     Status st = (*sub)->status();
     INFO(st.ToString());
     CHECK(st.code() == StatusCode::kIOError);
     CHECK_THAT(st.message(), Catch::Contains("subscription follower") &&
                                  Catch::Contains("scanning the log from position 101"));
-  }
-  CHECK(*store->SubscriptionCheckpoint("follower") == 100);
-  {
-    auto sub = store->Subscribe("follower", handler, 10);
-    REQUIRE(sub.ok());
+    CHECK(*store->SubscriptionCheckpoint("follower") == 100);
+    // The disk reads again: the same subscription catches up by itself.
+    fs->SetReadsFailAfter(-1);
     REQUIRE((*sub)->WaitFor(200, 10'000'000));
+    CHECK((*sub)->status().ok());
+    CHECK((*sub)->failures() == 0);
   }
+  CHECK(*store->SubscriptionCheckpoint("follower") == 200);
   std::lock_guard<std::mutex> l(mu);
   REQUIRE(seen.size() == 200);
   for (size_t i = 0; i < seen.size(); ++i) CHECK(seen[i] == i + 1);
