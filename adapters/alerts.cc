@@ -76,17 +76,47 @@ bool IsRegularFile(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
+// The position of the last line that parses as an alert: a line torn by a
+// crash does not count. Read backwards from the end in chunks, so that a
+// start does not parse years of alerts to find the last one.
 uint64_t LastPositionInFile(const std::string& path) {
-  // The last line that parses: a line torn by a crash does not count.
-  std::ifstream in(path, std::ios::binary);
-  std::string line;
-  uint64_t last = 0;
-  while (std::getline(in, line)) {
-    if (line.empty()) continue;
-    json j = json::parse(line, nullptr, false);
-    if (j.is_object()) last = j.value("position", last);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  if (!in) return 0;
+  constexpr std::streamoff kChunk = 64 << 10;
+  std::streamoff from = in.tellg();
+  std::string tail;  // bytes [from, end of the lines not yet ruled out)
+  while (from > 0) {
+    const std::streamoff n = std::min(from, kChunk);
+    from -= n;
+    std::string chunk(static_cast<size_t>(n), '\0');
+    in.seekg(from);
+    if (!in.read(chunk.data(), n)) return 0;
+    tail.insert(0, chunk);
+    // Lines wholly in `tail`, last first; the first piece is whole only at
+    // the start of the file.
+    size_t end = tail.size();
+    while (end > 0) {
+      size_t nl = tail.rfind('\n', end - 1);
+      if (nl == std::string::npos && from > 0) break;  // runs on before `from`
+      size_t begin = nl == std::string::npos ? 0 : nl + 1;
+      if (begin < end) {
+        json j = json::parse(tail.begin() + static_cast<std::ptrdiff_t>(begin),
+                             tail.begin() + static_cast<std::ptrdiff_t>(end), nullptr, false);
+        if (j.is_object() && j.contains("position") && j["position"].is_number_unsigned())
+          return j["position"].get<uint64_t>();
+      }
+      if (nl == std::string::npos) break;
+      end = nl;
+    }
+    tail.resize(end);  // what is left: the start of a line that began before `from`
   }
-  return last;
+  return 0;
+}
+
+// The size of an open file, or -1.
+off_t FileSize(int fd) {
+  struct stat st;
+  return ::fstat(fd, &st) == 0 ? st.st_size : -1;
 }
 }  // namespace
 
@@ -107,33 +137,47 @@ Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const s
   sink->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (sink->fd_ < 0)
     return Status::IOError("cannot open the alert outbox " + path + ": " + std::strerror(errno));
+  sink->synced_size_ = FileSize(sink->fd_);
   OutboxSink* self = sink.get();
   auto sub = store->Subscribe(
       name,
-      [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status {
-        std::string out;
-        for (const auto& e : batch) {
-          if (e.position <= self->last_written_) continue;
-          if (auto a = AlertFromEvent(e)) out += a->dump() + "\n";
-        }
-        if (out.empty()) return Status::OK();
-        if (self->torn_tail_) out.insert(0, "\n");  // end the line a killed writer left unfinished
-        size_t off = 0;
-        while (off < out.size()) {
-          ssize_t n = write(self->fd_, out.data() + off, out.size() - off);
-          if (n < 0) return Status::IOError(std::string("writing the alert outbox: ") + std::strerror(errno));
-          off += static_cast<size_t>(n);
-        }
-        if (fdatasync(self->fd_) != 0)
-          return Status::IOError(std::string("syncing the alert outbox: ") + std::strerror(errno));
-        self->last_written_ = batch.back().position;
-        self->torn_tail_ = false;
-        return Status::OK();
-      },
+      [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status { return self->Write(batch); },
       500);
   if (!sub.ok()) return sub.status();
   sink->sub_ = std::move(*sub);
   return sink;
+}
+
+Status OutboxSink::Write(const std::vector<RecordedEvent>& batch) {
+  std::string out;
+  for (const auto& e : batch) {
+    if (e.position <= last_written_) continue;
+    if (auto a = AlertFromEvent(e)) out += a->dump() + "\n";
+  }
+  if (out.empty()) return Status::OK();
+  if (torn_tail_) out.insert(0, "\n");  // end the line a killed writer left unfinished
+  Status failed;
+  for (size_t off = 0; off < out.size() && failed.ok();) {
+    ssize_t n = write(fd_, out.data() + off, out.size() - off);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) failed = Status::IOError(std::string("writing the alert outbox: ") + std::strerror(errno));
+    else off += static_cast<size_t>(n);
+  }
+  if (failed.ok() && fdatasync(fd_) != 0)
+    failed = Status::IOError(std::string("syncing the alert outbox: ") + std::strerror(errno));
+  if (!failed.ok()) {
+    // The batch is retried (store/event_store.h Subscription::status). Cut
+    // what this attempt left, a part of a line on a full disk or lines whose
+    // sync failed, so that the retry writes each of them once and whole.
+    // Where even that fails, the retry starts on a new line, and a receiver
+    // that has seen some of its alerts already drops them by id.
+    if (synced_size_ < 0 || ftruncate(fd_, synced_size_) != 0) torn_tail_ = true;
+    return failed;
+  }
+  last_written_ = batch.back().position;
+  torn_tail_ = false;
+  synced_size_ = FileSize(fd_);
+  return Status::OK();
 }
 
 OutboxSink::~OutboxSink() {

@@ -20,16 +20,21 @@
 // - OutboxSink appends JSON lines to a file and fsyncs before checkpointing.
 //   At start it reads the last line's id and skips what the file already
 //   holds, so a crash between the write and the checkpoint duplicates nothing.
+//   A batch it fails to write (a full disk) is cut back off the file and
+//   retried by the subscription, which holds its checkpoint until it passes.
 // - WebhookSink POSTs each alert (libcurl) and checkpoints after a 2xx;
 //   failures are retried with exponential backoff (at-least-once).
 #ifndef XIAOHAO_ADAPTERS_ALERTS_H_
 #define XIAOHAO_ADAPTERS_ALERTS_H_
+
+#include <sys/types.h>
 
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "store/event_store.h"
 
@@ -47,7 +52,9 @@ class OutboxSink {
 
  private:
   OutboxSink() = default;
+  Status Write(const std::vector<RecordedEvent>& batch);  // the subscription's handler
   int fd_ = -1;
+  off_t synced_size_ = -1;     // the file's size after the last sync that succeeded (-1: unknown)
   uint64_t last_written_ = 0;  // position of the last alert already in the file
   bool torn_tail_ = false;     // the file does not end with a newline
   std::unique_ptr<Subscription> sub_;

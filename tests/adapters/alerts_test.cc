@@ -4,10 +4,13 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <csignal>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
@@ -16,6 +19,7 @@
 #include <thread>
 
 #include "store/event_store.h"
+#include "store/fault_injection.h"
 #include "tests/test_util.h"
 
 namespace xiaohao {
@@ -106,6 +110,57 @@ void AppendDeadlineEvents(EventStore& store, int from, int n) {
                         R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17","office":"nanbin","next_escalation_at":null})"});
     REQUIRE(store.Append(r).ok());
   }
+}
+
+// The outbox's lines: ids of those that parse, and how many do not.
+struct OutboxLines {
+  std::vector<std::string> ids;
+  int unparsed = 0;
+};
+OutboxLines ReadOutbox(const std::string& path) {
+  OutboxLines out;
+  std::ifstream in(path);
+  std::string line;
+  while (std::getline(in, line)) {
+    json j = json::parse(line, nullptr, false);
+    if (j.is_discarded()) {
+      ++out.unparsed;
+      continue;
+    }
+    out.ids.push_back(j["id"]);
+  }
+  return out;
+}
+
+// Holds this process's files to `bytes` (RLIMIT_FSIZE): a write past it
+// fails with EFBIG, as on a full disk, after writing what fits. The store
+// under test is in memory, so only the outbox feels it.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills the process
+    REQUIRE(getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    rlimit now = old_;
+    now.rlim_cur = bytes;
+    REQUIRE(setrlimit(RLIMIT_FSIZE, &now) == 0);
+  }
+  ~FileSizeLimit() { Lift(); }
+  void Lift() {
+    if (lifted_) return;
+    lifted_ = true;
+    setrlimit(RLIMIT_FSIZE, &old_);
+    std::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  void (*old_handler_)(int) = nullptr;
+  bool lifted_ = false;
+};
+
+off_t SizeOf(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? st.st_size : -1;
 }
 
 }  // namespace
@@ -226,6 +281,80 @@ TEST_CASE("alerts: the outbox gets each alert once across restarts, and a torn l
   CHECK(torn == 1);
   REQUIRE(ids.size() == 5);
   CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 5);
+}
+
+TEST_CASE("alerts: the outbox on a full disk holds its checkpoint, and once there is room writes each alert once and whole",
+          "[alerts][faults]") {
+  auto fs = FaultInjectionEnv::Create(/*in_memory=*/true);
+  TempDir dir;
+  StoreOptions o;
+  o.path = "/in-memory/db";
+  o.env = fs->env();
+  o.subscription_retry_first_micros = 20'000;
+  o.subscription_retry_max_micros = 80'000;
+  auto s = EventStore::Open(o);
+  REQUIRE(s.ok());
+  EventStore& store = **s;
+  const std::string path = dir.Sub("outbox.jsonl");
+  AppendDeadlineEvents(store, 0, 3);
+  auto sink = OutboxSink::Start(&store, path);
+  REQUIRE(sink.ok());
+  Subscription* sub = (*sink)->subscription();
+  REQUIRE(sub->WaitFor(store.DurableHead(), 10'000'000));
+  const off_t before = SizeOf(path);
+  REQUIRE(ReadOutbox(path).ids.size() == 3);
+  const uint64_t held = sub->Checkpoint();
+  {
+    // Room for part of one more line: each attempt writes that part and
+    // fails on the rest.
+    FileSizeLimit full(static_cast<rlim_t>(before) + 150);
+    AppendDeadlineEvents(store, 3, 2);
+    for (int i = 0; i < 500 && sub->failures() < 3; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    REQUIRE(sub->failures() >= 3);
+    CHECK(sub->Checkpoint() == held);
+    CHECK(*store.SubscriptionCheckpoint("alerts-outbox") == held);
+    CHECK_THAT(sub->status().message(), Catch::Contains("writing the alert outbox") &&
+                                            Catch::Contains("File too large"));
+    full.Lift();
+  }
+  // The same sink, not restarted, catches up.
+  REQUIRE(sub->WaitFor(store.DurableHead(), 10'000'000));
+  CHECK(sub->status().ok());
+  CHECK(sub->failures() == 0);
+  OutboxLines lines = ReadOutbox(path);
+  CHECK(lines.unparsed == 0);  // the parts of lines were cut, not left in the file
+  REQUIRE(lines.ids.size() == 5);
+  CHECK(std::set<std::string>(lines.ids.begin(), lines.ids.end()).size() == 5);
+}
+
+TEST_CASE("alerts: a restarted outbox finds its last alert from the end of a long file, past lines that do not parse",
+          "[alerts]") {
+  TempDir dir;
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  auto s = EventStore::Open(o);
+  REQUIRE(s.ok());
+  EventStore& store = **s;
+  const std::string path = dir.Sub("outbox.jsonl");
+  AppendDeadlineEvents(store, 0, 300);  // about 100 KB of alerts: more than one read from the end
+  {
+    auto sink = OutboxSink::Start(&store, path);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
+  }
+  REQUIRE(SizeOf(path) > (64 << 10));
+  // A line that does not parse and spans more than one read, then a torn one.
+  std::ofstream(path, std::ios::app) << std::string(100 << 10, 'x') << "\n" << R"({"id":"xh-al)";
+  AppendDeadlineEvents(store, 300, 2);
+  {
+    auto sink = OutboxSink::Start(&store, path);
+    REQUIRE(sink.ok());
+    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
+  }
+  OutboxLines lines = ReadOutbox(path);
+  CHECK(lines.unparsed == 2);
+  REQUIRE(lines.ids.size() == 302);  // a start that missed the last alert would write them all again
+  CHECK(std::set<std::string>(lines.ids.begin(), lines.ids.end()).size() == 302);
 }
 
 }  // namespace xiaohao
