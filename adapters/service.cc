@@ -18,6 +18,7 @@
 #include <set>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 #include "adapters/alerts.h"
 #include "adapters/event_json.h"
@@ -799,37 +800,39 @@ struct Service::Impl {
 
   // --- endpoints -----------------------------------------------------------
 
-  // What follows the log inside the service. A follower whose handler or
-  // read failed has stopped at its checkpoint (Subscription::status); nothing
-  // it has not handled is lost, but nothing after it is handled either (no
-  // alerts, a risk list folded from an ever longer tail) until a restart
-  // resumes it. Reported by /healthz and /metrics so that it is not silent.
-  // The deadline scheduler is not a subscription: a failed run is retried
-  // (engine/deadline_timer.h), but while runs fail no deadline fires.
+  // What follows the log inside the service. A subscription whose read,
+  // handler or checkpoint failed is held at its checkpoint and retries with
+  // a growing wait (store/event_store.h Subscription::status): nothing it
+  // has not handled is lost, but nothing after it is handled either (no
+  // alerts, a risk list folded from an ever longer tail) until a retry
+  // passes. The deadline scheduler is not a subscription: a failed run is
+  // retried (engine/deadline_timer.h), but while runs fail no deadline
+  // fires. Reported by /healthz and /metrics so that it is not silent.
   struct FollowerState {
     const char* name;    // for people
     const char* metric;  // the label value in /metrics
     std::optional<uint64_t> checkpoint;  // subscriptions only
-    Status status;       // not OK: stopped (a subscription) or failing (the scheduler)
+    Status status;       // not OK: the latest attempt (a subscription) or run (the scheduler) failed
+    uint64_t failures = 0;               // in a row; subscriptions only
     std::string remedy;  // what happens next, when not OK
-    const char* not_ok_state = "stopped";
+    const char* not_ok_state = "retrying";
   };
   std::vector<FollowerState> Followers() const {
     std::vector<FollowerState> out;
-    auto subscription = [&](const char* name, const char* metric, uint64_t cp, Status st) {
-      out.push_back({name, metric, cp, std::move(st),
-                     "it stopped after position " + std::to_string(cp) +
-                         " and resumes from there when the service restarts"});
+    auto subscription = [&](const char* name, const char* metric, uint64_t cp, Status status, uint64_t failures) {
+      out.push_back({name, metric, cp, std::move(status), failures,
+                     "held after position " + std::to_string(cp) + " since " + std::to_string(failures) +
+                         " attempt(s) in a row failed; it retries by itself, waiting longer each time (up to a "
+                         "minute), and catches up once the cause is removed"});
     };
-    if (projection) subscription("risk-list projection", "risk_list", projection->Checkpoint(), projection->status());
-    if (outbox)
-      subscription("alert outbox", "alert_outbox", outbox->subscription()->Checkpoint(),
-                   outbox->subscription()->status());
-    if (webhook)
-      subscription("alert webhook", "alert_webhook", webhook->subscription()->Checkpoint(),
-                   webhook->subscription()->status());
+    if (projection)
+      subscription("risk-list projection", "risk_list", projection->Checkpoint(), projection->status(),
+                   projection->failures());
+    for (auto [name, metric, sub] : {std::tuple{"alert outbox", "alert_outbox", outbox ? outbox->subscription() : nullptr},
+                                     {"alert webhook", "alert_webhook", webhook ? webhook->subscription() : nullptr}})
+      if (sub) subscription(name, metric, sub->Checkpoint(), sub->status(), sub->failures());
     if (timer)
-      out.push_back({"deadline scheduler", "deadline_scheduler", std::nullopt, timer->last_error(),
+      out.push_back({"deadline scheduler", "deadline_scheduler", std::nullopt, timer->last_error(), 0,
                      "its runs are retried every few seconds, and no deadline fires until one succeeds",
                      "failing"});
     return out;
@@ -842,6 +845,7 @@ struct Service::Impl {
     for (const FollowerState& f : Followers()) {
       json one{{"name", f.name}, {"state", f.status.ok() ? "running" : f.not_ok_state}};
       if (f.checkpoint) one["checkpoint"] = *f.checkpoint;
+      if (f.checkpoint) one["failures"] = f.failures;
       if (!f.status.ok()) {
         stopped = true;
         one["error"] = f.status.message() + "; " + f.remedy;
@@ -877,11 +881,21 @@ struct Service::Impl {
     {
       const auto followers = Followers();
       if (!followers.empty())
-        extra << "# HELP xiaohao_follower_running 1 while a follower of the log runs; 0 once it stopped on an "
+        extra << "# HELP xiaohao_follower_running 1 while a follower of the log runs; 0 while it retries after an "
                  "error, or while the scheduler's runs fail (see /healthz).\n"
                  "# TYPE xiaohao_follower_running gauge\n";
       for (const FollowerState& f : followers)
         extra << "xiaohao_follower_running{follower=\"" << f.metric << "\"} " << (f.status.ok() ? 1 : 0) << "\n";
+      bool any_subscription = false;
+      for (const FollowerState& f : followers) {
+        if (!f.checkpoint) continue;
+        if (!any_subscription)
+          extra << "# HELP xiaohao_follower_failures Attempts in a row that failed, of a subscription that follows "
+                   "the log; 0 while it runs.\n"
+                   "# TYPE xiaohao_follower_failures gauge\n";
+        any_subscription = true;
+        extra << "xiaohao_follower_failures{follower=\"" << f.metric << "\"} " << f.failures << "\n";
+      }
     }
     if (outbox) {
       uint64_t head = store->DurableHead(), cp = outbox->subscription()->Checkpoint();

@@ -198,7 +198,10 @@ class RiskListProjection {
   }
   // Blocks until Checkpoint() >= position or the timeout passes.
   bool WaitFor(uint64_t position, int64_t timeout_micros);
+  // While started: OK, or the error of the latest failed batch, which the
+  // subscription retries (store/event_store.h Subscription::status).
   Status status() const;
+  uint64_t failures() const { return subscription_ ? subscription_->failures() : 0; }  // in a row
 
  private:
   Status CatchUp();
