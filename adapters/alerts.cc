@@ -137,7 +137,6 @@ Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const s
   sink->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
   if (sink->fd_ < 0)
     return Status::IOError("cannot open the alert outbox " + path + ": " + std::strerror(errno));
-  sink->synced_size_ = FileSize(sink->fd_);
   OutboxSink* self = sink.get();
   auto sub = store->Subscribe(
       name,
@@ -156,6 +155,9 @@ Status OutboxSink::Write(const std::vector<RecordedEvent>& batch) {
   }
   if (out.empty()) return Status::OK();
   if (torn_tail_) out.insert(0, "\n");  // end the line a killed writer left unfinished
+  // Measured now, not carried from the last sync: were the file shortened
+  // meanwhile (rotated by copytruncate), a cut to the old size would pad it.
+  const off_t start = FileSize(fd_);
   Status failed;
   for (size_t off = 0; off < out.size() && failed.ok();) {
     ssize_t n = write(fd_, out.data() + off, out.size() - off);
@@ -169,14 +171,15 @@ Status OutboxSink::Write(const std::vector<RecordedEvent>& batch) {
     // The batch is retried (store/event_store.h Subscription::status). Cut
     // what this attempt left, a part of a line on a full disk or lines whose
     // sync failed, so that the retry writes each of them once and whole.
+    // (What was in the file before this attempt was synced by an earlier
+    // one, or found there at start.)
     // Where even that fails, the retry starts on a new line, and a receiver
     // that has seen some of its alerts already drops them by id.
-    if (synced_size_ < 0 || ftruncate(fd_, synced_size_) != 0) torn_tail_ = true;
+    if (start < 0 || ftruncate(fd_, start) != 0) torn_tail_ = true;
     return failed;
   }
   last_written_ = batch.back().position;
   torn_tail_ = false;
-  synced_size_ = FileSize(fd_);
   return Status::OK();
 }
 
@@ -202,8 +205,14 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::Start(EventStore* store, Webho
       self->options_.name,
       [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status {
         for (const auto& e : batch) {
+          // A batch whose checkpoint failed to commit comes again: what was
+          // delivered of it is not sent twice by this sink.
+          if (e.position <= self->last_delivered_) continue;
           auto a = AlertFromEvent(e);
-          if (!a) continue;
+          if (!a) {
+            self->last_delivered_ = e.position;
+            continue;
+          }
           std::string body = a->dump();
           int64_t backoff = self->options_.first_backoff_ms;
           for (;;) {
@@ -219,6 +228,7 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::Start(EventStore* store, Webho
             backoff = std::min(backoff * 2, self->options_.max_backoff_ms);
           }
           self->delivered_++;
+          self->last_delivered_ = e.position;
         }
         return Status::OK();
       },

@@ -27,8 +27,6 @@
 #ifndef XIAOHAO_ADAPTERS_ALERTS_H_
 #define XIAOHAO_ADAPTERS_ALERTS_H_
 
-#include <sys/types.h>
-
 #include <atomic>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -54,7 +52,6 @@ class OutboxSink {
   OutboxSink() = default;
   Status Write(const std::vector<RecordedEvent>& batch);  // the subscription's handler
   int fd_ = -1;
-  off_t synced_size_ = -1;     // the file's size after the last sync that succeeded (-1: unknown)
   uint64_t last_written_ = 0;  // position of the last alert already in the file
   bool torn_tail_ = false;     // the file does not end with a newline
   std::unique_ptr<Subscription> sub_;
@@ -82,6 +79,7 @@ class WebhookSink {
   WebhookOptions options_;
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> delivered_{0}, failures_{0};
+  uint64_t last_delivered_ = 0;  // the subscription's thread only: position of the last event sent or passed over
   std::unique_ptr<Subscription> sub_;
 };
 

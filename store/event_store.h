@@ -132,8 +132,8 @@ struct StoreOptions {
   // A subscription whose read, handler or checkpoint fails waits, then
   // retries the same batch from its checkpoint; the wait doubles after each
   // failure in a row, from the first value up to the second. A disk that
-  // filled up and was cleared, or a receiver that was down, is then
-  // caught up without a restart (see Subscription::status).
+  // filled up and was cleared, or a read that failed once, is then caught
+  // up without a restart (see Subscription::status).
   int64_t subscription_retry_first_micros = 1'000'000;
   int64_t subscription_retry_max_micros = 60'000'000;
   std::vector<CommitHook*> hooks;   // not owned; must outlive the store

@@ -134,20 +134,23 @@ OutboxLines ReadOutbox(const std::string& path) {
 
 // Holds this process's files to `bytes` (RLIMIT_FSIZE): a write past it
 // fails with EFBIG, as on a full disk, after writing what fits. The store
-// under test is in memory, so only the outbox feels it.
+// under test is in memory, so only the outbox feels it; so would a report
+// written to a file (-o) while it holds, which is why it holds briefly.
 class FileSizeLimit {
  public:
   explicit FileSizeLimit(rlim_t bytes) {
-    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills the process
     REQUIRE(getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    old_handler_ = std::signal(SIGXFSZ, SIG_IGN);  // else the write kills the process
     rlimit now = old_;
     now.rlim_cur = bytes;
-    REQUIRE(setrlimit(RLIMIT_FSIZE, &now) == 0);
+    if (setrlimit(RLIMIT_FSIZE, &now) != 0) std::signal(SIGXFSZ, old_handler_);
+    else held_ = true;
+    REQUIRE(held_);
   }
   ~FileSizeLimit() { Lift(); }
   void Lift() {
-    if (lifted_) return;
-    lifted_ = true;
+    if (!held_) return;
+    held_ = false;
     setrlimit(RLIMIT_FSIZE, &old_);
     std::signal(SIGXFSZ, old_handler_);
   }
@@ -155,7 +158,7 @@ class FileSizeLimit {
  private:
   rlimit old_{};
   void (*old_handler_)(int) = nullptr;
-  bool lifted_ = false;
+  bool held_ = false;
 };
 
 off_t SizeOf(const std::string& path) {
@@ -329,32 +332,52 @@ TEST_CASE("alerts: the outbox on a full disk holds its checkpoint, and once ther
 
 TEST_CASE("alerts: a restarted outbox finds its last alert from the end of a long file, past lines that do not parse",
           "[alerts]") {
-  TempDir dir;
-  StoreOptions o;
-  o.path = dir.Sub("db");
-  auto s = EventStore::Open(o);
-  REQUIRE(s.ok());
-  EventStore& store = **s;
-  const std::string path = dir.Sub("outbox.jsonl");
-  AppendDeadlineEvents(store, 0, 300);  // about 100 KB of alerts: more than one read from the end
-  {
-    auto sink = OutboxSink::Start(&store, path);
-    REQUIRE(sink.ok());
-    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
+  // The outbox reads the file backwards in 64 KiB pieces. Two layouts: a
+  // broken line longer than a piece, and the last alert split across the
+  // start of the first piece read.
+  for (const bool split_last_alert : {false, true}) {
+    INFO((split_last_alert ? "the last alert across a boundary" : "a broken line over 64 KiB"));
+    TempDir dir;
+    StoreOptions o;
+    o.path = dir.Sub("db");
+    auto s = EventStore::Open(o);
+    REQUIRE(s.ok());
+    EventStore& store = **s;
+    const std::string path = dir.Sub("outbox.jsonl");
+    AppendDeadlineEvents(store, 0, 300);  // about 100 KB of alerts: more than one piece
+    {
+      auto sink = OutboxSink::Start(&store, path);
+      REQUIRE(sink.ok());
+      REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
+    }
+    const off_t size = SizeOf(path);
+    REQUIRE(size > (64 << 10));
+    std::string last_line;
+    {
+      std::ifstream in(path);
+      for (std::string line; std::getline(in, line);) last_line = line;
+    }
+    const std::string torn = R"({"id":"xh-al)";
+    // The first piece begins 64 KiB before the end: in the middle of the
+    // last alert when the broken line and the torn one fill the rest.
+    const size_t broken = split_last_alert ? (64 << 10) - torn.size() - 1 - last_line.size() / 2 : 100 << 10;
+    std::ofstream(path, std::ios::app) << std::string(broken, 'x') << "\n" << torn;
+    if (split_last_alert) {
+      const off_t boundary = SizeOf(path) - (64 << 10);
+      REQUIRE(boundary > size - static_cast<off_t>(last_line.size()));
+      REQUIRE(boundary < size);
+    }
+    AppendDeadlineEvents(store, 300, 2);
+    {
+      auto sink = OutboxSink::Start(&store, path);
+      REQUIRE(sink.ok());
+      REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
+    }
+    OutboxLines lines = ReadOutbox(path);
+    CHECK(lines.unparsed == 2);
+    REQUIRE(lines.ids.size() == 302);  // a start that missed the last alert would write them all again
+    CHECK(std::set<std::string>(lines.ids.begin(), lines.ids.end()).size() == 302);
   }
-  REQUIRE(SizeOf(path) > (64 << 10));
-  // A line that does not parse and spans more than one read, then a torn one.
-  std::ofstream(path, std::ios::app) << std::string(100 << 10, 'x') << "\n" << R"({"id":"xh-al)";
-  AppendDeadlineEvents(store, 300, 2);
-  {
-    auto sink = OutboxSink::Start(&store, path);
-    REQUIRE(sink.ok());
-    REQUIRE((*sink)->subscription()->WaitFor(store.DurableHead(), 10'000'000));
-  }
-  OutboxLines lines = ReadOutbox(path);
-  CHECK(lines.unparsed == 2);
-  REQUIRE(lines.ids.size() == 302);  // a start that missed the last alert would write them all again
-  CHECK(std::set<std::string>(lines.ids.begin(), lines.ids.end()).size() == 302);
 }
 
 }  // namespace xiaohao
