@@ -844,8 +844,10 @@ struct Service::Impl {
     bool stopped = false;
     for (const FollowerState& f : Followers()) {
       json one{{"name", f.name}, {"state", f.status.ok() ? "running" : f.not_ok_state}};
-      if (f.checkpoint) one["checkpoint"] = *f.checkpoint;
-      if (f.checkpoint) one["failures"] = f.failures;
+      if (f.checkpoint) {
+        one["checkpoint"] = *f.checkpoint;
+        one["failures"] = f.failures;
+      }
       if (!f.status.ok()) {
         stopped = true;
         one["error"] = f.status.message() + "; " + f.remedy;

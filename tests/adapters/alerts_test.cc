@@ -112,6 +112,16 @@ void AppendDeadlineEvents(EventStore& store, int from, int n) {
   }
 }
 
+// A store in `dir`/db, with the default options.
+std::unique_ptr<EventStore> OpenStoreIn(const TempDir& dir) {
+  StoreOptions o;
+  o.path = dir.Sub("db");
+  auto s = EventStore::Open(o);
+  INFO(s.status().ToString());
+  REQUIRE(s.ok());
+  return std::move(s).value();
+}
+
 // The outbox's lines: ids of those that parse, and how many do not.
 struct OutboxLines {
   std::vector<std::string> ids;
@@ -198,11 +208,8 @@ TEST_CASE("alerts: which events alert, with stable ids", "[alerts]") {
 
 TEST_CASE("alerts: the webhook retries until 2xx, delivers each alert, and resumes from its checkpoint", "[alerts]") {
   TempDir dir;
-  StoreOptions o;
-  o.path = dir.Sub("db");
-  auto s = EventStore::Open(o);
-  REQUIRE(s.ok());
-  EventStore& store = **s;
+  auto owned = OpenStoreIn(dir);
+  EventStore& store = *owned;
   AppendDeadlineEvents(store, 0, 5);
   Receiver receiver(3);  // the first three POSTs fail
   WebhookOptions wo;
@@ -236,24 +243,18 @@ TEST_CASE("alerts: the webhook retries until 2xx, delivers each alert, and resum
 
 TEST_CASE("alerts: a webhook URL that is not http(s) is refused", "[alerts]") {
   TempDir dir;
-  StoreOptions o;
-  o.path = dir.Sub("db");
-  auto s = EventStore::Open(o);
-  REQUIRE(s.ok());
+  auto store = OpenStoreIn(dir);
   WebhookOptions wo;
   wo.url = "ftp://example/alerts";
-  auto sink = WebhookSink::Start(s->get(), wo);
+  auto sink = WebhookSink::Start(store.get(), wo);
   REQUIRE_FALSE(sink.ok());
   CHECK_THAT(sink.status().message(), Catch::Contains("http://"));
 }
 
 TEST_CASE("alerts: the outbox gets each alert once across restarts, and a torn last line is repaired", "[alerts]") {
   TempDir dir;
-  StoreOptions o;
-  o.path = dir.Sub("db");
-  auto s = EventStore::Open(o);
-  REQUIRE(s.ok());
-  EventStore& store = **s;
+  auto owned = OpenStoreIn(dir);
+  EventStore& store = *owned;
   std::string path = dir.Sub("outbox.jsonl");
   AppendDeadlineEvents(store, 0, 3);
   {
@@ -338,11 +339,8 @@ TEST_CASE("alerts: a restarted outbox finds its last alert from the end of a lon
   for (const bool split_last_alert : {false, true}) {
     INFO((split_last_alert ? "the last alert across a boundary" : "a broken line over 64 KiB"));
     TempDir dir;
-    StoreOptions o;
-    o.path = dir.Sub("db");
-    auto s = EventStore::Open(o);
-    REQUIRE(s.ok());
-    EventStore& store = **s;
+    auto owned = OpenStoreIn(dir);
+    EventStore& store = *owned;
     const std::string path = dir.Sub("outbox.jsonl");
     AppendDeadlineEvents(store, 0, 300);  // about 100 KB of alerts: more than one piece
     {
