@@ -67,10 +67,14 @@ std::optional<json> AlertFromEvent(const RecordedEvent& e) {
 }
 
 namespace {
-// The position of the last alert line in an outbox file (0 when none).
+// What an outbox may be, and so what to give instead of anything else.
+constexpr const char* kOutboxKinds =
+    "the outbox must be a regular file (created if missing; each alert is synced to it) or a "
+    "character device such as /dev/stdout (a stream, not synced); give a file path, e.g. "
+    "<data>/alerts-outbox.jsonl";
+
 // Only a regular file has a past to read: a device given as the outbox
-// (/dev/zero, /dev/full) would be read for ever. (A FIFO without a reader
-// still blocks, at the open below.)
+// (/dev/zero, /dev/full) would be read for ever.
 bool IsRegularFile(const std::string& path) {
   struct stat st;
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
@@ -134,9 +138,37 @@ Result<std::unique_ptr<OutboxSink>> OutboxSink::Start(EventStore* store, const s
       sink->torn_tail_ = in.get() != '\n';
     }
   }
-  sink->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640);
+  // O_NONBLOCK so that a FIFO nobody reads fails here (ENXIO) instead of
+  // holding the service's start for ever; cleared once the kind is known.
+  sink->fd_ = open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NONBLOCK, 0640);
+  if (sink->fd_ < 0 && errno == ENXIO) {  // a FIFO without a reader, or a socket
+    struct stat st;
+    const bool fifo = ::stat(path.c_str(), &st) == 0 && S_ISFIFO(st.st_mode);
+    return Status::InvalidArgument("the alert outbox " + path + " is " +
+                                       (fifo ? "a named pipe (FIFO) that no process reads" : "a socket") + "; " +
+                                       kOutboxKinds,
+                                   "--alert-outbox");
+  }
   if (sink->fd_ < 0)
-    return Status::IOError("cannot open the alert outbox " + path + ": " + std::strerror(errno));
+    return Status::IOError("cannot open the alert outbox " + path + ": " + std::strerror(errno) +
+                           "; check the path and its directory's permissions");
+  struct stat st;
+  if (::fstat(sink->fd_, &st) != 0)
+    return Status::IOError("cannot inspect the alert outbox " + path + ": " + std::strerror(errno));
+  if (!S_ISREG(st.st_mode) && !S_ISCHR(st.st_mode)) {
+    const char* kind = S_ISFIFO(st.st_mode) ? "a named pipe (FIFO)" : S_ISSOCK(st.st_mode) ? "a socket"
+                       : S_ISBLK(st.st_mode) ? "a block device" : "not a regular file";
+    return Status::InvalidArgument("the alert outbox " + path + " is " + kind + "; " + kOutboxKinds,
+                                   "--alert-outbox");
+  }
+  // A regular file is synced after every write, which is what makes an
+  // alert in it durable. A character device is a stream with nothing of its
+  // own to sync (fdatasync fails with EINVAL on /dev/null, a terminal):
+  // syncing it would only make every batch fail and retry for ever.
+  sink->sync_ = S_ISREG(st.st_mode);
+  const int flags = fcntl(sink->fd_, F_GETFL);
+  if (flags < 0 || fcntl(sink->fd_, F_SETFL, flags & ~O_NONBLOCK) != 0)
+    return Status::IOError("cannot configure the alert outbox " + path + ": " + std::strerror(errno));
   OutboxSink* self = sink.get();
   auto sub = store->Subscribe(
       name,
@@ -165,7 +197,7 @@ Status OutboxSink::Write(const std::vector<RecordedEvent>& batch) {
     if (n < 0) failed = Status::IOError(std::string("writing the alert outbox: ") + std::strerror(errno));
     else off += static_cast<size_t>(n);
   }
-  if (failed.ok() && fdatasync(fd_) != 0)
+  if (failed.ok() && sync_ && fdatasync(fd_) != 0)
     failed = Status::IOError(std::string("syncing the alert outbox: ") + std::strerror(errno));
   if (!failed.ok()) {
     // The batch is retried (store/event_store.h Subscription::status). Cut

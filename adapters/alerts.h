@@ -43,6 +43,9 @@ std::optional<nlohmann::json> AlertFromEvent(const RecordedEvent& e);
 class OutboxSink {
  public:
   // Subscribes as "alerts-outbox" (or `name`). The file is created if missing.
+  // A regular file or a character device (/dev/stdout: written, not synced);
+  // anything else (a FIFO, a socket, a directory) is refused with an error
+  // that says so, never waited on.
   static Result<std::unique_ptr<OutboxSink>> Start(EventStore* store, const std::string& path,
                                                    const std::string& name = "alerts-outbox");
   ~OutboxSink();
@@ -54,6 +57,7 @@ class OutboxSink {
   int fd_ = -1;
   uint64_t last_written_ = 0;  // position of the last alert already in the file
   bool torn_tail_ = false;     // the file does not end with a newline
+  bool sync_ = true;           // a regular file (synced); false for a character device
   std::unique_ptr<Subscription> sub_;
 };
 

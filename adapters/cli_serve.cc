@@ -146,7 +146,8 @@ void RegisterServeCommands(CLI::App& app, int* exit_code) {
                   "Serve reads only (also starts on a data directory whose hash chain is broken)");
   serve->add_option("--threads", a->threads, "HTTP worker threads (default 8)");
   serve->add_option("--alert-outbox", a->alert_outbox,
-                    "JSONL file that receives every alert (default <data>/alerts-outbox.jsonl)");
+                    "JSONL file that receives every alert, synced (default <data>/alerts-outbox.jsonl); "
+                    "a character device such as /dev/stdout gets them as a stream, unsynced");
   serve->add_option("--alert-webhook", a->alert_webhook,
                     "URL that receives each alert as a JSON POST, retried until it answers 2xx");
   serve->add_option("--chain-head-log", a->chain_head_log,

@@ -3,14 +3,17 @@
 #include "adapters/alerts.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstring>
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <mutex>
@@ -249,6 +252,68 @@ TEST_CASE("alerts: a webhook URL that is not http(s) is refused", "[alerts]") {
   auto sink = WebhookSink::Start(store.get(), wo);
   REQUIRE_FALSE(sink.ok());
   CHECK_THAT(sink.status().message(), Catch::Contains("http://"));
+}
+
+TEST_CASE("alerts: an outbox that is not a file or a device is refused at once, saying what to give instead",
+          "[alerts]") {
+  TempDir dir;
+  auto store = OpenStoreIn(dir);
+  AppendDeadlineEvents(*store, 0, 1);
+  auto refused = [&](const std::string& path) {
+    auto sink = OutboxSink::Start(store.get(), path);  // must return, not wait for a reader
+    REQUIRE_FALSE(sink.ok());
+    return sink.status();
+  };
+  const std::string fifo = dir.Sub("alerts.fifo");
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  Status no_reader = refused(fifo);
+  CHECK(no_reader.code() == StatusCode::kInvalidArgument);
+  CHECK_THAT(no_reader.message(), Catch::Contains("named pipe (FIFO) that no process reads") &&
+                                      Catch::Contains("must be a regular file") &&
+                                      Catch::Contains("alerts-outbox.jsonl"));
+  {
+    // With a reader the open would succeed, but a pipe cannot be synced,
+    // and what a reader took is not in the outbox for the next one.
+    int reader = open(fifo.c_str(), O_RDONLY | O_NONBLOCK);
+    REQUIRE(reader >= 0);
+    CHECK_THAT(refused(fifo).message(), Catch::Contains("is a named pipe (FIFO); the outbox must be"));
+    close(reader);
+  }
+  const std::string sock_path = dir.Sub("alerts.sock");
+  int sock = socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(sock >= 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  REQUIRE(sock_path.size() < sizeof addr.sun_path);
+  std::memcpy(addr.sun_path, sock_path.c_str(), sock_path.size() + 1);
+  REQUIRE(bind(sock, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  CHECK_THAT(refused(sock_path).message(), Catch::Contains("is a socket; the outbox must be a regular file"));
+  close(sock);
+  CHECK_THAT(refused(dir.Sub("db")).message(),
+             Catch::Contains("cannot open the alert outbox") && Catch::Contains("Is a directory"));
+  // Nothing was written or checkpointed by the refused starts.
+  auto checkpoint = store->SubscriptionCheckpoint("alerts-outbox");
+  CHECK((!checkpoint.ok() || *checkpoint == 0));
+}
+
+TEST_CASE("alerts: an outbox on a character device is written as a stream, without a sync that cannot succeed",
+          "[alerts]") {
+  if (::access("/dev/null", W_OK) != 0) {
+    WARN("no writable /dev/null here");
+    return;
+  }
+  TempDir dir;
+  auto store = OpenStoreIn(dir);
+  AppendDeadlineEvents(*store, 0, 3);
+  auto sink = OutboxSink::Start(store.get(), "/dev/null");
+  INFO(sink.status().ToString());
+  REQUIRE(sink.ok());
+  Subscription* sub = (*sink)->subscription();
+  // fdatasync on /dev/null fails with EINVAL: were it called, this batch
+  // would fail and be retried for ever, and the wait below time out.
+  CHECK(sub->WaitFor(store->DurableHead(), 10'000'000));
+  CHECK(sub->failures() == 0);
+  CHECK(sub->status().ok());
 }
 
 TEST_CASE("alerts: the outbox gets each alert once across restarts, and a torn last line is repaired", "[alerts]") {
