@@ -491,7 +491,10 @@ struct Service::Impl {
       return ErrorResponse({404, "no_route", "no endpoint " + path + " (see /v1/openapi.yaml)", "", {}});
     }
     *route_name = route->name;
-    if (draining.load()) return ErrorResponse({503, "shutting_down", "the server is shutting down; retry", "", {}});
+    // /healthz still answers while draining, so that a probe or a load
+    // balancer sees why (its status is "draining", with HTTP 503).
+    if (draining.load() && route->handler != &Impl::Healthz)
+      return ErrorResponse({503, "shutting_down", "the server is shutting down; retry", "", {}});
     if (req.body.size() > options.max_body_bytes)
       return ErrorResponse({413, "body_too_large",
                             "the body has " + std::to_string(req.body.size()) + " bytes; the limit is " +
@@ -863,7 +866,9 @@ struct Service::Impl {
     // probe that restarted it on a scheduler that fails on one case would
     // restart it for ever. Monitoring watches the status or
     // xiaohao_follower_running.
-    return JsonResponse(bg.ok() ? 200 : 503, j);
+    // Draining is 503 too: the node takes no new commands, so a load
+    // balancer should send them elsewhere.
+    return JsonResponse(bg.ok() && !draining.load() ? 200 : 503, j);
   }
 
   HttpResponse Metrics(Call&) {

@@ -133,7 +133,8 @@ class Service {
   HttpResponse Handle(const HttpRequest& request);
 
   // Graceful stop: requests that arrive from now on are answered 503
-  // "shutting_down"; those already in Handle finish.
+  // "shutting_down", except /healthz, which answers 503 with status
+  // "draining"; those already in Handle finish.
   void BeginDrain();
   // Requests inside Handle right now.
   size_t InFlight() const;

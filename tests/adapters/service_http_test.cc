@@ -95,6 +95,7 @@ class ServerFixture {
   }
 
   uint16_t port() const { return live_->port(); }
+  Service* service() const { return live_->service(); }
   uint64_t Head() { return Get("root", "/healthz").Json()["head"].get<uint64_t>(); }
   std::map<std::string, std::string>& tokens() { return tokens_; }
   const std::string& data() const { return data_; }
@@ -410,6 +411,29 @@ TEST_CASE("service: a read-only server serves reads and answers commands 503", "
   CHECK(refused.status == 503);
   CHECK(refused.ErrorCode() == "read_only");
   CHECK(f.Post("li", "/v1/cases", ServerFixture::OpenBody("nanbin", "E1")).status == 503);
+}
+
+TEST_CASE("service: while draining, /healthz says so with 503 and every other request is refused", "[service][shutdown]") {
+  ServerFixture f;
+  const std::string id = f.OpenCase("li", "nanbin", "E-1");
+  const uint64_t head = f.Head();
+  f.service()->BeginDrain();
+  HttpAnswer h = HttpCall(f.port(), "GET", "/healthz");
+  INFO(h.body);
+  CHECK(h.status == 503);  // a load balancer sends new work elsewhere
+  const json health = h.Json();
+  CHECK(health["status"] == "draining");
+  CHECK(health["head"] == head);
+  HttpAnswer post = f.Post("li", "/v1/cases", ServerFixture::OpenBody("nanbin", "E-2"));
+  CHECK(post.status == 503);
+  CHECK(post.Json()["error"]["code"] == "shutting_down");
+  HttpAnswer read = f.Get("li", "/v1/cases/" + id);
+  CHECK(read.status == 503);
+  CHECK(read.Json()["error"]["code"] == "shutting_down");
+  // The refused command wrote nothing.
+  f.Stop();
+  f.Start(false);
+  CHECK(f.Head() == head);
 }
 
 TEST_CASE("service: SIGTERM drains, exits 0, and loses nothing acknowledged", "[service][shutdown]") {
