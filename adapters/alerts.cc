@@ -5,11 +5,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstring>
 #include <fstream>
 #include <mutex>
-#include <thread>
 
 #include "store/time_format.h"
 
@@ -229,51 +227,50 @@ Result<std::unique_ptr<WebhookSink>> WebhookSink::Start(EventStore* store, Webho
   if (options.url.rfind("http://", 0) != 0 && options.url.rfind("https://", 0) != 0)
     return Status::InvalidArgument("the alert webhook URL must start with http:// or https://, not '" +
                                    options.url + "'");
+  if (options.timeout_ms <= 0 || options.first_backoff_ms <= 0 || options.max_backoff_ms < options.first_backoff_ms)
+    return Status::InvalidArgument("the alert webhook's timeout and backoffs must be > 0 ms, the first backoff at most "
+                                   "the largest (given timeout " + std::to_string(options.timeout_ms) + ", backoff " +
+                                   std::to_string(options.first_backoff_ms) + ".." +
+                                   std::to_string(options.max_backoff_ms) + ")");
   std::call_once(curl_once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   std::unique_ptr<WebhookSink> sink(new WebhookSink());
   sink->options_ = std::move(options);
   WebhookSink* self = sink.get();
+  // A receiver that fails or cannot be reached fails the batch: the
+  // subscription holds its checkpoint, says why (/healthz: retrying) and
+  // retries the batch after a wait that doubles from first_backoff_ms to
+  // max_backoff_ms (store/event_store.h Subscription::status).
+  EventStore::SubscribeOptions so;
+  so.max_batch = 100;
+  so.retry_first_micros = self->options_.first_backoff_ms * 1000;
+  so.retry_max_micros = self->options_.max_backoff_ms * 1000;
   auto sub = store->Subscribe(
       self->options_.name,
       [self](const std::vector<RecordedEvent>& batch, AuxBatch&) -> Status {
         for (const auto& e : batch) {
-          // A batch whose checkpoint failed to commit comes again: what was
-          // delivered of it is not sent twice by this sink.
+          // The batch comes again after a failure: what was delivered of it
+          // is not sent twice by this sink.
           if (e.position <= self->last_delivered_) continue;
-          auto a = AlertFromEvent(e);
-          if (!a) {
-            self->last_delivered_ = e.position;
-            continue;
-          }
-          std::string body = a->dump();
-          int64_t backoff = self->options_.first_backoff_ms;
-          for (;;) {
-            Status s = self->Post(body);
-            if (s.ok()) break;
-            self->failures_++;
-            // Hold the checkpoint and retry; stopping ends the batch unacknowledged,
-            // so the next start resends from here.
-            for (int64_t waited = 0; waited < backoff; waited += 50) {
-              if (self->stopping_.load()) return Status::FailedPrecondition("webhook sink stopping");
-              std::this_thread::sleep_for(std::chrono::milliseconds(50));
+          if (auto a = AlertFromEvent(e)) {
+            Status s = self->Post(a->dump());
+            if (!s.ok()) {
+              self->failures_++;
+              return s.WithContext("delivering alert " + (*a)["id"].get<std::string>() + " to " +
+                                   self->options_.url);
             }
-            backoff = std::min(backoff * 2, self->options_.max_backoff_ms);
+            self->delivered_++;
           }
-          self->delivered_++;
           self->last_delivered_ = e.position;
         }
         return Status::OK();
       },
-      100);
+      so);
   if (!sub.ok()) return sub.status();
   sink->sub_ = std::move(*sub);
   return sink;
 }
 
-WebhookSink::~WebhookSink() {
-  stopping_.store(true);
-  sub_.reset();
-}
+WebhookSink::~WebhookSink() { sub_.reset(); }
 
 Status WebhookSink::Post(const std::string& body) {
   CURL* curl = curl_easy_init();

@@ -22,8 +22,10 @@
 //   holds, so a crash between the write and the checkpoint duplicates nothing.
 //   A batch it fails to write (a full disk) is cut back off the file and
 //   retried by the subscription, which holds its checkpoint until it passes.
-// - WebhookSink POSTs each alert (libcurl) and checkpoints after a 2xx;
-//   failures are retried with exponential backoff (at-least-once).
+// - WebhookSink POSTs each alert (libcurl) and checkpoints after a 2xx. A
+//   failed POST fails the batch, which the subscription retries from its
+//   checkpoint with exponential backoff (at-least-once; what was delivered
+//   of the batch is not sent again by the same sink).
 #ifndef XIAOHAO_ADAPTERS_ALERTS_H_
 #define XIAOHAO_ADAPTERS_ALERTS_H_
 
@@ -64,24 +66,25 @@ class OutboxSink {
 struct WebhookOptions {
   std::string url;
   std::string name = "alerts-webhook";
-  int64_t timeout_ms = 5000;
-  int64_t first_backoff_ms = 500;
-  int64_t max_backoff_ms = 60000;
+  int64_t timeout_ms = 5000;        // per POST
+  int64_t first_backoff_ms = 500;   // the wait after a first failure, doubled after each in a row
+  int64_t max_backoff_ms = 60000;   // up to this
 };
 
 class WebhookSink {
  public:
+  // Errors: kInvalidArgument for a URL that is not http(s) or timeouts and
+  // backoffs that are not positive (or a first backoff over the largest).
   static Result<std::unique_ptr<WebhookSink>> Start(EventStore* store, WebhookOptions options);
-  ~WebhookSink();  // stops retrying, then stops the subscription
+  ~WebhookSink();  // stops the subscription, after a POST in flight (timeout_ms at most)
   Subscription* subscription() { return sub_.get(); }
   uint64_t delivered() const { return delivered_.load(); }
-  uint64_t failures() const { return failures_.load(); }
+  uint64_t failures() const { return failures_.load(); }  // failed POSTs since Start, in all
 
  private:
   WebhookSink() = default;
   Status Post(const std::string& body);
   WebhookOptions options_;
-  std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> delivered_{0}, failures_{0};
   uint64_t last_delivered_ = 0;  // the subscription's thread only: position of the last event sent or passed over
   std::unique_ptr<Subscription> sub_;

@@ -460,9 +460,10 @@ class EventStoreImpl final : public EventStore {
   Status ScanAuxRange(const std::string& begin, const std::string& end,
                       const std::function<bool(const std::string&, const std::string&)>& v) override;
   Status WriteAux(const AuxBatch& batch, bool sync) override;
+  using EventStore::Subscribe;
   Result<std::unique_ptr<Subscription>> Subscribe(const std::string& name,
                                                   SubscriptionHandler handler,
-                                                  size_t max_batch) override;
+                                                  const SubscribeOptions& options) override;
   Result<uint64_t> SubscriptionCheckpoint(const std::string& name) override;
   Status BackgroundError() const override {
     std::lock_guard<std::mutex> l(mu_);
@@ -1683,14 +1684,20 @@ Result<uint64_t> EventStoreImpl::SubscriptionCheckpoint(const std::string& name)
 
 Result<std::unique_ptr<Subscription>> EventStoreImpl::Subscribe(const std::string& name,
                                                                 SubscriptionHandler handler,
-                                                                size_t max_batch) {
+                                                                const SubscribeOptions& options) {
   if (options_.read_only) return Status::ReadOnly("subscriptions need a writable store");
   RETURN_IF_ERROR(CheckId(name, "subscription name", "name"));
+  if (options.retry_first_micros < 0 || options.retry_max_micros < 0)
+    return Status::InvalidArgument("subscription '" + name + "': retry waits must be >= 0 (0 for the store's), not " +
+                                       std::to_string(options.retry_first_micros) + " and " +
+                                       std::to_string(options.retry_max_micros),
+                                   "retry_first_micros");
   ASSIGN_OR_RETURN(uint64_t cp, SubscriptionCheckpoint(name));
+  const int64_t first =
+      options.retry_first_micros > 0 ? options.retry_first_micros : options_.subscription_retry_first_micros;
+  const int64_t max = options.retry_max_micros > 0 ? options.retry_max_micros : options_.subscription_retry_max_micros;
   return std::unique_ptr<Subscription>(new SubscriptionImpl(this, name, std::move(handler),
-                                                            std::max<size_t>(max_batch, 1), cp,
-                                                            options_.subscription_retry_first_micros,
-                                                            options_.subscription_retry_max_micros));
+                                                            std::max<size_t>(options.max_batch, 1), cp, first, max));
 }
 
 void SubscriptionImpl::Run() {

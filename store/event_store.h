@@ -265,9 +265,25 @@ class EventStore {
   // nothing repeated. Runs on its own thread until the Subscription is destroyed.
   using SubscriptionHandler =
       std::function<Status(const std::vector<RecordedEvent>& batch, AuxBatch& aux)>;
+  struct SubscribeOptions {
+    size_t max_batch = 1000;  // events per handler call, at most
+    // The wait before the first retry after a failure, and its cap
+    // (Subscription::status); 0 takes StoreOptions::subscription_retry_*.
+    // A follower that calls out (a webhook) wants its own.
+    int64_t retry_first_micros = 0;
+    int64_t retry_max_micros = 0;
+  };
+  // Errors: kInvalidArgument for a bad name or negative retry waits;
+  // kReadOnly on a read-only store.
   virtual Result<std::unique_ptr<Subscription>> Subscribe(const std::string& name,
                                                           SubscriptionHandler handler,
-                                                          size_t max_batch = 1000) = 0;
+                                                          const SubscribeOptions& options) = 0;
+  Result<std::unique_ptr<Subscription>> Subscribe(const std::string& name, SubscriptionHandler handler,
+                                                  size_t max_batch = 1000) {
+    SubscribeOptions o;
+    o.max_batch = max_batch;
+    return Subscribe(name, std::move(handler), o);
+  }
   // The stored checkpoint of a named subscription (0 when none).
   virtual Result<uint64_t> SubscriptionCheckpoint(const std::string& name) = 0;
 

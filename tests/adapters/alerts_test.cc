@@ -11,7 +11,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstring>
 #include <catch2/catch.hpp>
@@ -20,6 +22,7 @@
 #include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
+#include <tuple>
 
 #include "store/event_store.h"
 #include "store/fault_injection.h"
@@ -31,10 +34,13 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
-// Answers the first `failures` POSTs with 500, then 200; keeps the bodies it accepted.
+// Answers the first `failures` POSTs with 500, then 200; or, given the
+// numbers of the POSTs to refuse (counted from 1), those with 500. Keeps the
+// bodies it accepted.
 class Receiver {
  public:
-  explicit Receiver(int failures) : failures_left_(failures) {
+  explicit Receiver(int failures) : Receiver(std::set<int>{}) { failures_left_ = failures; }
+  explicit Receiver(std::set<int> refuse) : refuse_(std::move(refuse)) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
@@ -79,7 +85,8 @@ class Receiver {
         }
         if (body_at != std::string::npos && req.size() >= body_at + length) break;
       }
-      bool fail = failures_left_.fetch_sub(1) > 0;
+      const int number = ++posts_;
+      bool fail = failures_left_.fetch_sub(1) > 0 || refuse_.count(number) > 0;
       std::string answer = fail ? "HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                                 : "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       if (fail) {
@@ -94,7 +101,9 @@ class Receiver {
   }
   int fd_ = -1;
   uint16_t port_ = 0;
-  std::atomic<int> failures_left_;
+  std::atomic<int> failures_left_{0};
+  const std::set<int> refuse_;
+  std::atomic<int> posts_{0};
   std::atomic<int> refused_{0};
   std::atomic<bool> stop_{false};
   std::mutex mu_;
@@ -242,6 +251,63 @@ TEST_CASE("alerts: the webhook retries until 2xx, delivers each alert, and resum
     CHECK((*sink)->delivered() == 2);
   }
   CHECK(receiver.accepted().size() == 7);
+}
+
+TEST_CASE("alerts: a receiver that fails mid-batch holds the webhook, retrying, and gets nothing twice",
+          "[alerts]") {
+  TempDir dir;
+  auto owned = OpenStoreIn(dir);
+  EventStore& store = *owned;
+  AppendDeadlineEvents(store, 0, 5);  // one batch: five alerts
+  Receiver receiver({2, 3, 4});       // the 2nd alert is refused three times
+  WebhookOptions wo;
+  wo.url = receiver.url();
+  wo.first_backoff_ms = 50;
+  wo.max_backoff_ms = 200;
+  auto sink = WebhookSink::Start(&store, wo);
+  REQUIRE(sink.ok());
+  Subscription* sub = (*sink)->subscription();
+  // While the receiver refuses, the webhook says so, at its checkpoint.
+  Status seen;
+  uint64_t most_failures = 0;
+  for (int i = 0; i < 400 && sub->Checkpoint() < store.DurableHead(); ++i) {
+    if (!sub->status().ok()) seen = sub->status();
+    most_failures = std::max(most_failures, sub->failures());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  REQUIRE(sub->WaitFor(store.DurableHead(), 20'000'000));
+  CHECK(most_failures >= 1);
+  CHECK_THAT(seen.message(), Catch::Contains("webhook answered HTTP 500") && Catch::Contains("delivering alert xh-alert-"));
+  CHECK(sub->status().ok());
+  CHECK(sub->failures() == 0);
+  CHECK((*sink)->failures() == 3);
+  CHECK((*sink)->delivered() == 5);
+  // Each retry read the batch again from the checkpoint; the first alert,
+  // delivered before the failure, was not sent again.
+  auto got = receiver.accepted();
+  std::vector<std::string> ids;
+  for (const auto& a : got) ids.push_back(a["id"].get<std::string>());
+  CHECK(ids.size() == 5);
+  CHECK(std::set<std::string>(ids.begin(), ids.end()).size() == 5);
+  CHECK(std::is_sorted(ids.begin(), ids.end(), [](const std::string& a, const std::string& b) {
+    return std::stoull(a.substr(9)) < std::stoull(b.substr(9));  // "xh-alert-<position>"
+  }));
+}
+
+TEST_CASE("alerts: webhook timeouts and backoffs that cannot work are refused", "[alerts]") {
+  TempDir dir;
+  auto store = OpenStoreIn(dir);
+  for (auto [timeout, first, max] : {std::tuple{0, 500, 60000}, {5000, 0, 60000}, {5000, 500, 100}, {5000, -1, 100}}) {
+    WebhookOptions wo;
+    wo.url = "http://127.0.0.1:1/alerts";
+    wo.timeout_ms = timeout;
+    wo.first_backoff_ms = first;
+    wo.max_backoff_ms = max;
+    auto sink = WebhookSink::Start(store.get(), wo);
+    REQUIRE_FALSE(sink.ok());
+    CHECK(sink.status().code() == StatusCode::kInvalidArgument);
+    CHECK_THAT(sink.status().message(), Catch::Contains("must be > 0 ms"));
+  }
 }
 
 TEST_CASE("alerts: a webhook URL that is not http(s) is refused", "[alerts]") {
