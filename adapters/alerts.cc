@@ -34,7 +34,15 @@ std::optional<json> AlertFromEvent(const RecordedEvent& e) {
     message = "已逾期：" + name + " 已于 " + due + " 24:00 届满";
   } else if (e.type == "deadline.overdue_corrected") {
     kind = "overdue_withdrawn";
-    message = "撤销逾期：" + name + " 经补录，已于期限内办结";
+    const std::string cause = p.value("cause", std::string("late_record"));
+    if (cause == "extension_granted")
+      message = "撤销逾期：" + name + " 已在期限届满前申请延期并获批准，期限延至 " +
+                p.value("extended_due_date", std::string());
+    else if (cause == "calendar_changed")
+      message = "撤销逾期：节假日安排变更，" + name + " 期限改为 " + p.value("recomputed_due_date", std::string()) +
+                "，尚未届满";
+    else
+      message = "撤销逾期：" + name + " 经补录，已于期限内办结";
   } else if (e.type == "deadline.recomputed") {
     kind = "deadline_recomputed";
     message = "节假日安排变更，期限 " + name + " 由 " + p.value("previous_due_date", std::string()) + " 改为 " + due;

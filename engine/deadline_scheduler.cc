@@ -259,6 +259,24 @@ Result<size_t> DeadlineScheduler::RecomputeForCalendar(UnixMicros now) {
     Actor actor = kSystemActor;
     actor.office = loaded->office();
     req.events.push_back({d.case_id, "deadline.recomputed", FormatRfc3339Cst(now), actor, p.dump()});
+    // An amended arrangement (DOMAIN.md: it happened in 2015, 2019 and
+    // 2020) can move a last day that had passed into the future: under the
+    // calendar in force the deadline was not missed, so its overdue notice
+    // is superseded, visibly, and it can fire again on the new date.
+    if (auto open = loaded->deadlines.find(d.name);
+        open != loaded->deadlines.end() && open->second.generation == d.generation && open->second.overdue &&
+        now < due->EndInstant()) {
+      json c{{"deadline", d.name},
+             {"generation", d.generation},
+             {"due_date", d.due_date},
+             {"office", loaded->office()},
+             {"cause", "calendar_changed"},
+             {"recomputed_due_date", due->ToString()},
+             {"reason", "节假日安排变更，期限由 " + d.due_date + " 改为 " + due->ToString() +
+                            "，尚未届满，逾期记录作废 | the holiday calendar changed: the deadline now ends " +
+                            due->ToString() + ", which has not passed; the overdue notice is superseded"}};
+      req.events.push_back({d.case_id, "deadline.overdue_corrected", FormatRfc3339Cst(now), actor, c.dump()});
+    }
     req.expectations.push_back({d.case_id, ExpectedVersion::Exact(loaded->version)});
     auto r = d_.store->Append(req);
     if (!r.ok() && r.status().code() != StatusCode::kVersionConflict) return r.status();

@@ -465,6 +465,25 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
       p["previous_due_date"] = od.due_date.ToString();
       p["exceptional"] = days > ds.extension->cap_days;
       p["reason"] = od.pending_reason;
+      // The request was made before the period expired (checked when it was
+      // made: seed 001 §九), but the province decided after it: the overdue
+      // notice fired meanwhile. Granted, the period runs from the same start
+      // to the new last day, so in hindsight it was never missed, unless the
+      // extended period has passed too. The notice is superseded, visibly,
+      // as for a late record below; it stays in the log.
+      if (od.overdue && occurred < c.due.EndInstant()) {
+        out.push_back({"deadline.overdue_corrected",
+                       {{"deadline", ds.name},
+                        {"generation", od.generation},
+                        {"due_date", od.due_date.ToString()},
+                        {"office", state.office()},
+                        {"cause", "extension_granted"},
+                        {"extended_due_date", c.due.ToString()},
+                        {"reason", "延期申请于期限 " + od.due_date.ToString() + " 届满前提出，已获批准，期限延至 " +
+                                       c.due.ToString() + "，逾期记录作废 | the extension was requested before the "
+                                       "period expired and is granted: the deadline now ends " + c.due.ToString() +
+                                       "; the overdue notice is superseded"}}});
+      }
       out.push_back({"deadline.extended", p});
     }
     if (open && std::find(ds.clear_on.begin(), ds.clear_on.end(), tr->event) != ds.clear_on.end()) {
@@ -480,6 +499,7 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
                         {"generation", od.generation},
                         {"due_date", od.due_date.ToString()},
                         {"office", state.office()},
+                        {"cause", "late_record"},
                         {"cleared_by_event", tr->event},
                         {"cleared_at", FormatRfc3339Cst(occurred)},
                         {"reason", "补录：" + tr->event + " 发生于 " + FormatRfc3339Cst(occurred) + "，在期限 " +
@@ -555,6 +575,10 @@ Result<CaseState> Apply(const WorkflowDefinition& def, CaseState s, const CaseEv
         if (current) it->second.warned = true;
       } else if (e.type == "deadline.overdue" || e.type == ds->on_expiry) {
         if (current) it->second.overdue = true;
+      } else if (e.type == "deadline.overdue_corrected") {
+        // Superseded: the deadline, if still open (a grant, a recomputed
+        // date), is not overdue; a late record clears it right after.
+        if (current) it->second.overdue = false;
       } else {
         // Other deadline.* facts (e.g. the scheduler's escalation records)
         // do not change the case's state.

@@ -21,6 +21,13 @@
 //     deadline.extended {the same fields, plus "extension_days",
 //                        "previous_due_date", "exceptional", "reason"}
 //     deadline.cleared  {"deadline", "generation", "by_event"}
+//     deadline.overdue_corrected {"deadline", "generation", "due_date",
+//                        "office", "cause", "reason"}: the overdue notice is
+//                        superseded (cause "late_record": a clearing event
+//                        that happened in time, recorded late;
+//                        "extension_granted": asked in time, granted after
+//                        expiry; "calendar_changed", from the scheduler);
+//                        the deadline, if still open, is not overdue
 //   and from the deadline scheduler (Apply accepts them; stale generations
 //   are ignored): deadline.warning / deadline.overdue (or the definition's
 //   on_expiry) {"deadline", "generation"}; deadline.recomputed (new due

@@ -216,6 +216,22 @@ TEST_CASE("alerts: which events alert, with stable ids", "[alerts]") {
   e.payload_json = R"({"deadline":"investigation","generation":1,"due_date":"2027-02-08","due_at":"2027-02-09T00:00:00+08:00","provisional":false})";
   e.recorded_at = 1700000000000000;
   CHECK_FALSE(AlertFromEvent(e));
+  // A withdrawn overdue notice says why it was withdrawn.
+  e.type = "deadline.overdue_corrected";
+  for (auto [payload, says] :
+       {std::pair{R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17","cause":"late_record"})",
+                  "经补录"},
+        {R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17"})", "经补录"},
+        {R"({"deadline":"investigation","generation":1,"due_date":"2025-11-17","cause":"extension_granted","extended_due_date":"2025-12-05"})",
+         "申请延期并获批准，期限延至 2025-12-05"},
+        {R"({"deadline":"investigation","generation":1,"due_date":"2027-02-08","cause":"calendar_changed","recomputed_due_date":"2027-02-15"})",
+         "节假日安排变更，investigation 期限改为 2027-02-15"}}) {
+    e.payload_json = payload;
+    auto w = AlertFromEvent(e);
+    REQUIRE(w);
+    CHECK((*w)["kind"] == "overdue_withdrawn");
+    CHECK_THAT((*w)["message"].get<std::string>(), Catch::Contains(says));
+  }
 }
 
 TEST_CASE("alerts: the webhook retries until 2xx, delivers each alert, and resumes from its checkpoint", "[alerts]") {

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <random>
 
+#include "engine/case_summary.h"
 #include "engine/command_handler.h"
 #include "engine/deadline_index.h"
 #include "engine/deadline_timer.h"
@@ -351,6 +352,92 @@ TEST_CASE("deadlines: a result recorded late but reported in time supersedes the
   REQUIRE_OK(f.Run("online_sales_lead-really-late", "report_result", {{"result", "no_violation"}, {"summary", "已核查"}},
                    Inspector(), "2026-06-02T10:00:00+08:00", "2025-11-18T09:00:00+08:00"));
   CHECK(f.Events("online_sales_lead-really-late", "deadline.overdue_corrected").empty());
+}
+
+TEST_CASE("deadlines: an extension asked in time but granted after expiry supersedes the overdue notice") {
+  SchedulerFixture f;
+  const std::string id = "online_sales_lead-granted-late";
+  f.ReceiveLead(id, "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run(id, "start_investigation", {{"assignee", "王五"}}, Inspector(), "2025-09-27T09:00:00+08:00"));
+  // Asked on the last day (seed 001 §九: before the 50 days expire); the
+  // province decides two days later, after the overdue notice fired.
+  REQUIRE_OK(f.Run(id, "request_extension", {{"days", 20}}, Inspector(), "2025-11-17T20:00:00+08:00"));
+  REQUIRE(f.Tick("2025-11-18T00:00:00+08:00").overdue == 1);
+  REQUIRE_OK(f.Run(id, "grant_extension", json::object(), ProvinceApprover(), "2025-11-19T09:00:00+08:00"));
+  auto corrected = f.Events(id, "deadline.overdue_corrected");
+  REQUIRE(corrected.size() == 1);
+  json p = json::parse(corrected[0].payload_json);
+  CHECK(p["cause"] == "extension_granted");
+  CHECK(p["due_date"] == "2025-11-17");
+  CHECK(p["extended_due_date"] == "2025-12-05");
+  // The notice stays in the log; the case is no longer overdue, and its
+  // summary (what /v1/rates counts as answered in time) forgets it.
+  CHECK(f.Events(id, "deadline.overdue").size() == 1);
+  auto state = f.handler->LoadCase(id);
+  REQUIRE(state.ok());
+  CHECK_FALSE(state->deadlines.at("investigation").overdue);
+  CHECK(state->deadlines.at("investigation").due_date.ToString() == "2025-12-05");
+  auto all = f.store->ReadStream(id);
+  REQUIRE(all.ok());
+  CaseSummary summary;
+  for (const auto& e : *all) FoldCaseEvent(f.registry, e, &summary);
+  CHECK_FALSE(summary.ever_overdue);
+  CHECK_FALSE(summary.overdue());
+  // The extended deadline fires on its own date, once.
+  CHECK(f.Tick("2025-12-05T23:00:00+08:00").overdue == 0);
+  CHECK(f.Tick("2025-12-06T00:00:00+08:00").overdue == 1);
+
+  // Granted after the extended period had passed too: the notice stands.
+  const std::string late = "online_sales_lead-granted-too-late";
+  f.ReceiveLead(late, "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run(late, "start_investigation", {{"assignee", "王五"}}, Inspector(), "2025-12-10T09:00:00+08:00",
+                   "2025-09-27T09:00:00+08:00"));
+  REQUIRE_OK(f.Run(late, "request_extension", {{"days", 20}}, Inspector(), "2025-12-10T09:10:00+08:00",
+                   "2025-11-17T20:00:00+08:00"));
+  f.Tick("2025-12-10T10:00:00+08:00");
+  REQUIRE(f.Events(late, "deadline.overdue").size() == 1);
+  REQUIRE_OK(f.Run(late, "grant_extension", json::object(), ProvinceApprover(), "2025-12-10T11:00:00+08:00"));
+  CHECK(f.Events(late, "deadline.overdue_corrected").empty());
+  CHECK(f.Events(late, "deadline.extended").size() == 1);
+}
+
+TEST_CASE("deadlines: a calendar amended after a deadline went overdue moves it into the future and withdraws the notice") {
+  SchedulerFixture f;
+  // 50 days from 2026-12-20: 2027-02-08 with no 2027 calendar (weekends only).
+  const std::string id = "online_sales_lead-amended";
+  f.ReceiveLead(id, "2026-12-20", "2026-12-20T10:00:00+08:00");
+  REQUIRE(f.Tick("2027-02-09T00:00:00+08:00").overdue == 1);
+  // On 02-09 the 2027 arrangement arrives: 02-06..02-12 off, so the last
+  // day is 02-15, which has not come.
+  TempDir dir;
+  for (int y : {2024, 2025, 2026}) {
+    std::ifstream in(SourceDir() + "/workflows/calendars/cn-" + std::to_string(y) + ".json");
+    std::ofstream(dir.Sub("cn-" + std::to_string(y) + ".json")) << in.rdbuf();
+  }
+  std::ofstream(dir.Sub("cn-2027.json"))
+      << R"({"year": 2027, "version": 1, "notice": "测试用 2027 年安排",
+            "blocks": [{"name": "春节", "notice": "测试用", "days_off": {"first": "2027-02-06", "last": "2027-02-12", "total_days": 7}, "adjusted_workdays": []}]})";
+  auto cal = BusinessCalendar::LoadDir(dir.path());
+  REQUIRE(cal.ok());
+  f.calendar = std::move(cal).value();
+  f.clock.Set(At("2027-02-09T08:00:00+08:00"));
+  auto n = f.scheduler->RecomputeForCalendar(f.clock.Now());
+  REQUIRE(n.ok());
+  CHECK(*n == 1);
+  auto corrected = f.Events(id, "deadline.overdue_corrected");
+  REQUIRE(corrected.size() == 1);
+  json p = json::parse(corrected[0].payload_json);
+  CHECK(p["cause"] == "calendar_changed");
+  CHECK(p["due_date"] == "2027-02-08");
+  CHECK(p["recomputed_due_date"] == "2027-02-15");
+  auto state = f.handler->LoadCase(id);
+  REQUIRE(state.ok());
+  CHECK_FALSE(state->deadlines.at("investigation").overdue);
+  CHECK(state->deadlines.at("investigation").due_date.ToString() == "2027-02-15");
+  // It goes overdue again on the recomputed date, and only then.
+  CHECK(f.Tick("2027-02-15T23:00:00+08:00").overdue == 0);
+  CHECK(f.Tick("2027-02-16T00:00:00+08:00").overdue == 1);
+  CHECK(f.Events(id, "deadline.overdue").size() == 2);
 }
 
 TEST_CASE("deadlines: a provisional 2027 deadline is recomputed when a 2027 calendar is added") {
