@@ -13,6 +13,7 @@
 //   unknown_command, missing_field, invalid_field, unknown_field,
 //   case_not_found, case_already_open, case_voided, extension_too_late,
 //   extension_too_long, extension_limit_reached, no_open_deadline,
+//   occurred_out_of_order (occurred_at before the case's previous event),
 //   unknown_event_version, plus per-command codes a definition declares
 //   (e.g. risk_item's closure_without_passed_verification).
 // - authorization (StatusCode::kPermissionDenied; HTTP 403):

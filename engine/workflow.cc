@@ -358,6 +358,24 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
     if (occurred > now + kMaxFutureSkew)
       return Rejection("invalid_field", "发生时间不能晚于当前时间", "occurred_at cannot be in the future", "/occurred_at");
   }
+  // A case's facts happen in the order its workflow takes them: a command
+  // cannot have happened before the event it follows. A late record (补录)
+  // is dated when it happened, which is after that event; without this
+  // bound a result dated years back would supersede any overdue notice
+  // (engine/workflow.cc, deadline.overdue_corrected) and back-date a
+  // request past a refusal. Scheduler facts (deadline.*) do not move the
+  // bound: they are dated by the clock, not by the office.
+  if (state.exists() && !state.last_occurred_at.empty()) {
+    auto previous = ParseRfc3339(state.last_occurred_at);
+    if (previous.ok() && occurred < previous->instant)
+      return Rejection("occurred_out_of_order",
+                       "发生时间 " + FormatRfc3339Cst(occurred) + " 早于本案上一事件的发生时间 " +
+                           FormatRfc3339Cst(previous->instant) + "；补录请按实际发生顺序，时间不早于上一事件",
+                       "occurred_at " + FormatRfc3339Cst(occurred) + " is before the case's previous event, which " +
+                           "happened at " + FormatRfc3339Cst(previous->instant) +
+                           "; record facts in the order they happened",
+                       "/occurred_at");
+  }
 
   // The transition: first one whose from-state, command and condition match.
   const Transition* tr = nullptr;

@@ -354,6 +354,47 @@ TEST_CASE("deadlines: a result recorded late but reported in time supersedes the
   CHECK(f.Events("online_sales_lead-really-late", "deadline.overdue_corrected").empty());
 }
 
+TEST_CASE("deadlines: a fact dated before the case's previous event is refused, and cannot undo an overdue notice") {
+  SchedulerFixture f;
+  const std::string id = "online_sales_lead-backdated";
+  f.ReceiveLead(id, "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run(id, "start_investigation", {{"assignee", "王五"}}, Inspector(), "2025-09-27T09:00:00+08:00"));
+  REQUIRE(f.Tick("2025-11-18T00:00:00+08:00").overdue == 1);
+  const uint64_t version = *f.store->StreamVersion(id);
+  // A result "reported" 25 years before the lead was received would pass
+  // as a late record made in time.
+  REQUIRE_REJECTED(f.Run(id, "report_result", {{"result", "no_violation"}, {"summary", "已核查"}}, Inspector(),
+                         "2025-11-20T10:00:00+08:00", "2000-01-01T00:00:00+08:00"),
+                   StatusCode::kRejected, "occurred_out_of_order");
+  // Between receipt and the start of the investigation: still before the previous event.
+  REQUIRE_REJECTED(f.Run(id, "report_result", {{"result", "no_violation"}, {"summary", "已核查"}}, Inspector(),
+                         "2025-11-20T10:00:00+08:00", "2025-09-27T08:59:59+08:00"),
+                   StatusCode::kRejected, "occurred_out_of_order");
+  CHECK(*f.store->StreamVersion(id) == version);  // nothing written
+  CHECK(f.Events(id, "deadline.overdue_corrected").empty());
+  // At the same instant as the previous event, or later, is a fact in order.
+  REQUIRE_OK(f.Run(id, "report_result", {{"result", "no_violation"}, {"summary", "已核查"}}, Inspector(),
+                   "2025-11-20T10:00:00+08:00", "2025-09-27T09:00:00+08:00"));
+  CHECK(f.Events(id, "deadline.overdue_corrected").size() == 1);
+
+  // A second request after a refusal cannot be dated back before the refusal
+  // to pass as made before expiry.
+  const std::string ext = "online_sales_lead-backdated-request";
+  f.ReceiveLead(ext, "2025-09-26", "2025-09-26T16:00:00+08:00");
+  REQUIRE_OK(f.Run(ext, "start_investigation", {{"assignee", "王五"}}, Inspector(), "2025-11-20T10:10:00+08:00",
+                   "2025-09-27T09:00:00+08:00"));
+  REQUIRE_OK(f.Run(ext, "request_extension", {{"days", 20}}, Inspector(), "2025-11-20T10:20:00+08:00",
+                   "2025-11-17T20:00:00+08:00"));
+  REQUIRE_OK(f.Run(ext, "deny_extension", {{"reason", "理由不充分"}}, ProvinceApprover(), "2025-11-20T10:30:00+08:00",
+                   "2025-11-18T00:30:00+08:00"));
+  REQUIRE_REJECTED(f.Run(ext, "request_extension", {{"days", 20}}, Inspector(), "2025-11-20T10:40:00+08:00",
+                         "2025-11-17T23:59:59+08:00"),
+                   StatusCode::kRejected, "occurred_out_of_order");
+  // Dated truthfully, it is too late.
+  REQUIRE_REJECTED(f.Run(ext, "request_extension", {{"days", 20}}, Inspector(), "2025-11-20T10:50:00+08:00"),
+                   StatusCode::kRejected, "extension_too_late");
+}
+
 TEST_CASE("deadlines: an extension asked in time but granted after expiry supersedes the overdue notice") {
   SchedulerFixture f;
   const std::string id = "online_sales_lead-granted-late";
