@@ -266,15 +266,11 @@ Result<size_t> DeadlineScheduler::RecomputeForCalendar(UnixMicros now) {
     if (auto open = loaded->deadlines.find(d.name);
         open != loaded->deadlines.end() && open->second.generation == d.generation && open->second.overdue &&
         now < due->EndInstant()) {
-      json c{{"deadline", d.name},
-             {"generation", d.generation},
-             {"due_date", d.due_date},
-             {"office", loaded->office()},
-             {"cause", "calendar_changed"},
-             {"recomputed_due_date", due->ToString()},
-             {"reason", "节假日安排变更，期限由 " + d.due_date + " 改为 " + due->ToString() +
-                            "，尚未届满，逾期记录作废 | the holiday calendar changed: the deadline now ends " +
-                            due->ToString() + ", which has not passed; the overdue notice is superseded"}};
+      json c = OverdueCorrection(d.name, d.generation, d.due_date, loaded->office(), "calendar_changed",
+                                 "节假日安排变更，期限由 " + d.due_date + " 改为 " + due->ToString() +
+                                     "，尚未届满，逾期记录作废 | the holiday calendar changed: the deadline now ends " +
+                                     due->ToString() + ", which has not passed; the overdue notice is superseded");
+      c["recomputed_due_date"] = due->ToString();
       req.events.push_back({d.case_id, "deadline.overdue_corrected", FormatRfc3339Cst(now), actor, c.dump()});
     }
     req.expectations.push_back({d.case_id, ExpectedVersion::Exact(loaded->version)});

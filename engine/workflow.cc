@@ -490,17 +490,13 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
       // extended period has passed too. The notice is superseded, visibly,
       // as for a late record below; it stays in the log.
       if (od.overdue && occurred < c.due.EndInstant()) {
-        out.push_back({"deadline.overdue_corrected",
-                       {{"deadline", ds.name},
-                        {"generation", od.generation},
-                        {"due_date", od.due_date.ToString()},
-                        {"office", state.office()},
-                        {"cause", "extension_granted"},
-                        {"extended_due_date", c.due.ToString()},
-                        {"reason", "延期申请于期限 " + od.due_date.ToString() + " 届满前提出，已获批准，期限延至 " +
-                                       c.due.ToString() + "，逾期记录作废 | the extension was requested before the "
-                                       "period expired and is granted: the deadline now ends " + c.due.ToString() +
-                                       "; the overdue notice is superseded"}}});
+        json fix = OverdueCorrection(
+            ds.name, od.generation, od.due_date.ToString(), state.office(), "extension_granted",
+            "延期申请于期限 " + od.due_date.ToString() + " 届满前提出，已获批准，期限延至 " + c.due.ToString() +
+                "，逾期记录作废 | the extension was requested before the period expired and is granted: the "
+                "deadline now ends " + c.due.ToString() + "; the overdue notice is superseded");
+        fix["extended_due_date"] = c.due.ToString();
+        out.push_back({"deadline.overdue_corrected", std::move(fix)});
       }
       out.push_back({"deadline.extended", p});
     }
@@ -512,17 +508,14 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
       const OpenDeadline& od = it->second;
       auto due_at = ParseRfc3339(od.due_at);
       if (od.overdue && due_at.ok() && occurred < due_at->instant) {
-        out.push_back({"deadline.overdue_corrected",
-                       {{"deadline", ds.name},
-                        {"generation", od.generation},
-                        {"due_date", od.due_date.ToString()},
-                        {"office", state.office()},
-                        {"cause", "late_record"},
-                        {"cleared_by_event", tr->event},
-                        {"cleared_at", FormatRfc3339Cst(occurred)},
-                        {"reason", "补录：" + tr->event + " 发生于 " + FormatRfc3339Cst(occurred) + "，在期限 " +
-                                       od.due_date.ToString() + " 24:00 之前，逾期记录作废 | recorded late: " +
-                                       tr->event + " happened before the deadline ended; the overdue notice is superseded"}}});
+        json fix = OverdueCorrection(
+            ds.name, od.generation, od.due_date.ToString(), state.office(), "late_record",
+            "补录：" + tr->event + " 发生于 " + FormatRfc3339Cst(occurred) + "，在期限 " + od.due_date.ToString() +
+                " 24:00 之前，逾期记录作废 | recorded late: " + tr->event +
+                " happened before the deadline ended; the overdue notice is superseded");
+        fix["cleared_by_event"] = tr->event;
+        fix["cleared_at"] = FormatRfc3339Cst(occurred);
+        out.push_back({"deadline.overdue_corrected", std::move(fix)});
       }
       clear();
     }
@@ -537,6 +530,12 @@ Result<std::vector<EventDraft>> Decide(const WorkflowDefinition& def, const Case
     }
   }
   return out;
+}
+
+json OverdueCorrection(const std::string& deadline, int generation, const std::string& due_date,
+                       const std::string& office, const std::string& cause, const std::string& reason) {
+  return {{"deadline", deadline}, {"generation", generation}, {"due_date", due_date},
+          {"office", office},     {"cause", cause},           {"reason", reason}};
 }
 
 Result<CaseState> Apply(const WorkflowDefinition& def, CaseState s, const CaseEvent& e) {

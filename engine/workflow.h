@@ -131,6 +131,11 @@ struct CaseEvent {
 // Parses a stored event's payload. kCorruption when it is not a JSON object.
 Result<CaseEvent> CaseEventFromRecorded(const RecordedEvent& e);
 
+// The payload of deadline.overdue_corrected (see above), with the fields
+// every cause carries; callers add the cause's own ("cleared_at", ...).
+nlohmann::json OverdueCorrection(const std::string& deadline, int generation, const std::string& due_date,
+                                 const std::string& office, const std::string& cause, const std::string& reason);
+
 // What Decide needs besides the definition and the state. Not owned.
 struct DecideContext {
   const BusinessCalendar* calendar = nullptr;       // REQUIRED for deadlines

@@ -71,6 +71,22 @@ struct SchedulerFixture : WorkflowFixture {
       if (e.type == type) out.push_back(e);
     return out;
   }
+  // The shipped calendars plus a test 2027 arrangement (Spring Festival
+  // 02-06..02-12 off), as if the year's notice had just been published.
+  void LoadCalendarWith2027() {
+    TempDir dir;
+    for (int y : {2024, 2025, 2026}) {
+      std::ifstream in(SourceDir() + "/workflows/calendars/cn-" + std::to_string(y) + ".json");
+      std::ofstream(dir.Sub("cn-" + std::to_string(y) + ".json")) << in.rdbuf();
+    }
+    std::ofstream(dir.Sub("cn-2027.json"))
+        << R"({"year": 2027, "version": 1, "notice": "测试用 2027 年安排",
+              "blocks": [{"name": "春节", "notice": "测试用", "days_off": {"first": "2027-02-06", "last": "2027-02-12", "total_days": 7}, "adjusted_workdays": []}]})";
+    auto cal = BusinessCalendar::LoadDir(dir.path());
+    INFO(cal.status().ToString());
+    REQUIRE(cal.ok());
+    calendar = std::move(cal).value();
+  }
   void ReceiveLead(const std::string& id, const std::string& received_on, const std::string& when) {
     REQUIRE_OK(Run(id, "receive",
                    {{"office", "nanbin"}, {"lead_no", id}, {"received_on", received_on}, {"enterprise", "ENT001"},
@@ -450,17 +466,7 @@ TEST_CASE("deadlines: a calendar amended after a deadline went overdue moves it 
   REQUIRE(f.Tick("2027-02-09T00:00:00+08:00").overdue == 1);
   // On 02-09 the 2027 arrangement arrives: 02-06..02-12 off, so the last
   // day is 02-15, which has not come.
-  TempDir dir;
-  for (int y : {2024, 2025, 2026}) {
-    std::ifstream in(SourceDir() + "/workflows/calendars/cn-" + std::to_string(y) + ".json");
-    std::ofstream(dir.Sub("cn-" + std::to_string(y) + ".json")) << in.rdbuf();
-  }
-  std::ofstream(dir.Sub("cn-2027.json"))
-      << R"({"year": 2027, "version": 1, "notice": "测试用 2027 年安排",
-            "blocks": [{"name": "春节", "notice": "测试用", "days_off": {"first": "2027-02-06", "last": "2027-02-12", "total_days": 7}, "adjusted_workdays": []}]})";
-  auto cal = BusinessCalendar::LoadDir(dir.path());
-  REQUIRE(cal.ok());
-  f.calendar = std::move(cal).value();
+  f.LoadCalendarWith2027();
   f.clock.Set(At("2027-02-09T08:00:00+08:00"));
   auto n = f.scheduler->RecomputeForCalendar(f.clock.Now());
   REQUIRE(n.ok());
@@ -495,18 +501,7 @@ TEST_CASE("deadlines: a provisional 2027 deadline is recomputed when a 2027 cale
   CHECK(*none == 0);  // the year is still missing: it stays provisional
 
   // The 2027 arrangement arrives (a test file: Spring Festival 02-06..02-12 off).
-  TempDir dir;
-  for (int y : {2024, 2025, 2026}) {
-    std::ifstream in(SourceDir() + "/workflows/calendars/cn-" + std::to_string(y) + ".json");
-    std::ofstream(dir.Sub("cn-" + std::to_string(y) + ".json")) << in.rdbuf();
-  }
-  std::ofstream(dir.Sub("cn-2027.json"))
-      << R"({"year": 2027, "version": 1, "notice": "测试用 2027 年安排",
-            "blocks": [{"name": "春节", "notice": "测试用", "days_off": {"first": "2027-02-06", "last": "2027-02-12", "total_days": 7}, "adjusted_workdays": []}]})";
-  auto cal = BusinessCalendar::LoadDir(dir.path());
-  INFO(cal.status().ToString());
-  REQUIRE(cal.ok());
-  f.calendar = std::move(cal).value();
+  f.LoadCalendarWith2027();
   auto n = f.scheduler->RecomputeForCalendar(f.clock.Now());
   REQUIRE(n.ok());
   CHECK(*n == 1);
